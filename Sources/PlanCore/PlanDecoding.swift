@@ -1,0 +1,142 @@
+extension PlanDescription {
+    /// Validates a plan document and returns the description it holds, with defaults filled in.
+    ///
+    /// Throws `PlanValidationError` listing every issue found: size over 1 MiB, non-UTF-8 text,
+    /// JSON syntax, unknown version or fields, bad ids, templates, pointers, durations and numbers.
+    /// `newKey` makes the idempotency key of a document that names none.
+    public static func decode(_ document: some Collection<UInt8>, newKey: () -> String) throws(PlanValidationError) -> PlanDescription {
+        guard document.count <= maxDocumentBytes else {
+            throw PlanValidationError(issues: [PlanIssue(path: "", message: "document is \(document.count) bytes, over the limit of \(maxDocumentBytes) (1 MiB)")])
+        }
+        guard String(validating: document, as: UTF8.self) != nil else {
+            throw PlanValidationError(issues: [PlanIssue(path: "", message: "document is not valid UTF-8")])
+        }
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(document)
+        } catch {
+            throw PlanValidationError(issues: [PlanIssue(path: "", message: "invalid JSON at \(error)")])
+        }
+        return try decode(json, newKey: newKey)
+    }
+
+    /// Validates a parsed plan document; see `decode(_:newKey:)`.
+    public static func decode(_ json: JSONValue, newKey: () -> String) throws(PlanValidationError) -> PlanDescription {
+        var reader = PlanReader()
+        let plan = reader.readPlan(json, newKey: newKey)
+        guard reader.issues.isEmpty, let plan else { throw PlanValidationError(issues: reader.issues) }
+        return plan
+    }
+}
+
+/// Reads a plan document field by field, collecting every issue instead of stopping at the first.
+struct PlanReader {
+    private(set) var issues: [PlanIssue] = []
+
+    mutating func report(_ path: String, _ message: String) {
+        issues.append(PlanIssue(path: path, message: message))
+    }
+
+    /// The members of an object at `path`, reporting any name outside `allowed`.
+    mutating func object(_ value: JSONValue, at path: String, allowed: Set<String>) -> [String: JSONValue]? {
+        guard let members = value.objectValue else {
+            report(path, "expected an object, found \(value.kindName)")
+            return nil
+        }
+        for name in members.keys.sorted() where !allowed.contains(name) {
+            report(join(path, name), "unknown field")
+        }
+        return members
+    }
+
+    mutating func string(_ value: JSONValue?, at path: String, pattern: NamePattern? = nil) -> String? {
+        guard let value else { return nil }
+        guard let text = value.stringValue else {
+            report(path, "expected a string, found \(value.kindName)")
+            return nil
+        }
+        if let pattern, let problem = pattern.problem(with: text) {
+            report(path, problem)
+            return nil
+        }
+        return text
+    }
+
+    mutating func integer(_ value: JSONValue?, at path: String, in range: ClosedRange<Int>) -> Int? {
+        guard let value else { return nil }
+        guard case .integer(let number) = value else {
+            report(path, "expected an integer, found \(value.kindName)")
+            return nil
+        }
+        guard number >= Int64(range.lowerBound), number <= Int64(range.upperBound) else {
+            report(path, "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+            return nil
+        }
+        return Int(number)
+    }
+
+    mutating func number(_ value: JSONValue?, at path: String, in range: ClosedRange<Double>) -> Double? {
+        guard let value else { return nil }
+        let number: Double
+        switch value {
+        case .integer(let integer): number = Double(integer)
+        case .number(let double): number = double
+        default:
+            report(path, "expected a number, found \(value.kindName)")
+            return nil
+        }
+        guard range.contains(number) else {
+            report(path, "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+
+    mutating func duration(_ value: JSONValue?, at path: String, positive: Bool) -> PlanDuration? {
+        guard let text = string(value, at: path) else { return nil }
+        guard let duration = PlanDuration(text) else {
+            report(path, "\"\(text)\" is not a duration (a whole number with ms, s, m, h or d, at most 366d)")
+            return nil
+        }
+        if positive && duration.milliseconds == 0 {
+            report(path, "must be longer than 0")
+            return nil
+        }
+        return duration
+    }
+
+    mutating func oneOf<T: RawRepresentable & CaseIterable>(_ value: JSONValue?, at path: String, as: T.Type) -> T?
+        where T.RawValue == String
+    {
+        guard let text = string(value, at: path) else { return nil }
+        guard let result = T(rawValue: text) else {
+            report(path, "\"\(text)\" is not one of \(T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+            return nil
+        }
+        return result
+    }
+}
+
+func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+/// The characters and length allowed in names: step ids, capability and queue names, keys.
+struct NamePattern: Sendable {
+    let what: String
+    let maxLength: Int
+    let allowed: @Sendable (Character) -> Bool
+    let allowedText: String
+
+    static let identifier = NamePattern(what: "id", maxLength: 64, allowed: {
+        $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0))
+    }, allowedText: "letters, digits, '_', '-' and '.'")
+    static let key = NamePattern(what: "key", maxLength: 255, allowed: {
+        !($0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false)
+    }, allowedText: "no control characters")
+
+    func problem(with text: String) -> String? {
+        if text.isEmpty { return "must not be empty" }
+        if text.count > maxLength { return "is \(text.count) characters long, over \(maxLength)" }
+        if !text.allSatisfy(allowed) { return "\"\(text)\" may hold only \(allowedText)" }
+        return nil
+    }
+}

@@ -1,0 +1,35 @@
+import PlanCore
+
+/// The capabilities every planq worker offers.
+public enum Builtins {
+    /// `echo`: returns its input.
+    public static let echo = Capability("echo") { input, _ in .success(input) }
+
+    /// `fail`: fails with the `code`, `message` and `retryable` it is given
+    /// (defaults `failed`, `failed on purpose`, `false`).
+    public static let fail = Capability("fail") { input, _ in
+        let members = input.objectValue ?? [:]
+        var retryable = false
+        if case .bool(let value)? = members["retryable"] { retryable = value }
+        return .failure(ErrInfo(
+            code: members["code"]?.stringValue ?? "failed",
+            message: members["message"]?.stringValue ?? "failed on purpose",
+            retryable: retryable))
+    }
+
+    /// `sleep`: waits `{"for": DURATION}` on `clock`, then returns `{"slept": DURATION}`;
+    /// fails with `cancelled` when cancelled first, `invalid_input` for a bad duration.
+    public static func sleep<C: Clock>(clock: C) -> Capability where C.Duration == Duration {
+        Capability("sleep") { input, _ in
+            guard let text = input.objectValue?["for"]?.stringValue, let duration = PlanDuration(text) else {
+                return .failure(ErrInfo(code: "invalid_input", message: "sleep needs {\"for\": DURATION} such as \"2s\"", retryable: false))
+            }
+            do {
+                try await clock.sleep(for: duration.duration)
+                return .success(["slept": .string(duration.text)])
+            } catch {
+                return .failure(.cancelled)
+            }
+        }
+    }
+}
