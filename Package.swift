@@ -26,7 +26,10 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        .target(name: "PlanStore", dependencies: ["PlanCore", "CSQLite"], swiftSettings: strict),
+        .executableTarget(name: "MigrationEmbedder"),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
+        .target(name: "Migrations", path: "Migrations", plugins: ["EmbedMigrations"]),
+        .target(name: "PlanStore", dependencies: ["PlanCore", "CSQLite", "Migrations"], swiftSettings: strict),
         .target(name: "PlanWorker", dependencies: ["PlanCore", "PlanStore"], swiftSettings: strict),
         .executableTarget(
             name: "planq",

@@ -1,0 +1,135 @@
+import PlanCore
+
+/// A job claimed by a worker: its plan and the fencing token every write of this run must carry.
+public struct ClaimedJob: Sendable {
+    public let id: Int64
+    public let queue: String
+    public let priority: Int
+    public let runAt: String
+    /// The fencing token of this run.
+    public let token: Int64
+    /// How many times the job has been claimed, this time included.
+    public let runs: Int
+    public let plan: PlanDescription
+}
+
+/// What a heartbeat found.
+public struct Heartbeat: Sendable, Hashable {
+    /// `false` when the lease moved on: the worker must stop this run.
+    public let leaseHeld: Bool
+    /// `planq cancel` asked for this job to stop.
+    public let cancelRequested: Bool
+}
+
+extension JobStore {
+    /// The queues that have due pending jobs and are not paused.
+    public func dueQueues(now: Timestamp = .now()) throws(StoreError) -> [String] {
+        try read { connection in
+            try connection.query(
+                """
+                SELECT name FROM queues q WHERE paused = 0
+                AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= ?)
+                ORDER BY name
+                """, [.time(now)]).map { $0.text(0)! }
+        }
+    }
+
+    /// Claims up to `limit` due jobs of each queue named, in one transaction: the jobs go
+    /// `running` with a lease for `owner` until `now + lease`, and a fencing token one higher than
+    /// before. Paused queues and jobs not yet due are skipped. Within a queue: priority, run_at, id.
+    public func claim(_ requests: [(queue: String, limit: Int)], owner: LeaseOwner, lease: Duration,
+                      now: Timestamp = .now()) throws(StoreError) -> [ClaimedJob] {
+        let expiry = now.adding(PlanDuration(lease))
+        let rows = try write { connection in
+            var claimed: [Row] = []
+            for (queue, limit) in requests where limit > 0 {
+                let rows = try connection.query(
+                    """
+                    UPDATE jobs SET state = 'running', lease_token = lease_token + 1, runs = runs + 1,
+                        lease_owner = ?, lease_host = ?, lease_boot_id = ?, lease_pid = ?, lease_pid_start = ?,
+                        lease_expires_at = ?, updated_at = ?
+                    WHERE id IN (
+                        SELECT id FROM jobs WHERE state = 'pending' AND queue = ? AND run_at <= ?
+                        AND NOT EXISTS (SELECT 1 FROM queues WHERE name = ? AND paused = 1)
+                        ORDER BY priority, run_at, id LIMIT ?)
+                    RETURNING id, queue, priority, run_at, lease_token, runs, plan
+                    """,
+                    [.text(owner.label), .text(owner.host), .text(owner.bootID), .integer(Int64(owner.pid)),
+                     .integer(owner.pidStart), .time(expiry), .time(now), .text(queue), .time(now), .text(queue),
+                     .integer(Int64(limit))])
+                for row in rows {
+                    try connection.event(row.int(0)!, "claimed", at: now,
+                                         ["owner": .string(owner.label), "token": .integer(row.int(4)!), "run": .integer(row.int(5)!)])
+                }
+                claimed += rows.sorted { ($0.int(2)!, $0.text(3)!, $0.int(0)!) < ($1.int(2)!, $1.text(3)!, $1.int(0)!) }
+            }
+            return claimed
+        }
+        return rows.compactMap { row in
+            guard let plan = try? PlanDescription.decode(JSONValue(stored: row.text(6)!), newKey: { "" }) else { return nil }
+            return ClaimedJob(id: row.int(0)!, queue: row.text(1)!, priority: Int(row.int(2)!), runAt: row.text(3)!,
+                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan)
+        }
+    }
+
+    /// Extends the lease of a run to `now + lease`, if the token still holds it.
+    public func heartbeat(jobID: Int64, token: Int64, lease: Duration, now: Timestamp = .now()) throws(StoreError) -> Heartbeat {
+        try write { connection in
+            try connection.query(
+                "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+                [.time(now.adding(PlanDuration(lease))), .integer(jobID), .integer(token)])
+            let held = connection.changes == 1
+            let cancel = try connection.query("SELECT cancel_requested FROM jobs WHERE id = ?", [.integer(jobID)]).first?.int(0) == 1
+            return Heartbeat(leaseHeld: held, cancelRequested: cancel)
+        }
+    }
+
+    /// Makes running jobs whose lease expired claimable again (`lease_expired` events); returns their ids.
+    public func expireLeases(now: Timestamp = .now()) throws(StoreError) -> [Int64] {
+        try write { connection in
+            let rows = try connection.query(
+                """
+                UPDATE jobs SET state = 'pending', updated_at = ?1, lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL,
+                    lease_pid = NULL, lease_pid_start = NULL, lease_expires_at = NULL
+                WHERE state = 'running' AND lease_expires_at <= ?1 RETURNING id, lease_token
+                """, [.time(now)])
+            for row in rows {
+                try connection.event(row.int(0)!, "lease_expired", at: now, ["reason": "the lease expired", "token": .integer(row.int(1)!)])
+            }
+            return rows.map { $0.int(0)! }
+        }
+    }
+
+    /// Makes running jobs whose owner on this host (`me.host`) is provably dead claimable again at
+    /// once, without waiting for their lease (`lease_expired` events with the reason); returns their ids.
+    public func recoverDeadOwners(me: LeaseOwner, now: Timestamp = .now()) throws(StoreError) -> [Int64] {
+        try write { connection in
+            var recovered: [Int64] = []
+            let rows = try connection.query(
+                "SELECT id, lease_token, lease_boot_id, lease_pid, lease_pid_start FROM jobs WHERE state = 'running' AND lease_host = ?",
+                [.text(me.host)])
+            for row in rows {
+                guard let reason = me.deathReason(ofBootID: row.text(2) ?? "", pid: Int32(row.int(3) ?? 0), pidStart: row.int(4) ?? 0)
+                else { continue }
+                let id = row.int(0)!
+                try connection.query(
+                    """
+                    UPDATE jobs SET state = 'pending', updated_at = ?, lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL,
+                        lease_pid = NULL, lease_pid_start = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND lease_token = ? AND state = 'running'
+                    """, [.time(now), .integer(id), .integer(row.int(1)!)])
+                try connection.event(id, "lease_expired", at: now, ["reason": .string(reason), "token": .integer(row.int(1)!)])
+                recovered.append(id)
+            }
+            return recovered
+        }
+    }
+}
+
+extension Connection {
+    /// Throws `leaseLost` unless `token` still holds the running job's lease.
+    func requireLease(_ jobID: Int64, _ token: Int64) throws {
+        let row = try query("SELECT lease_token, state FROM jobs WHERE id = ?", [.integer(jobID)]).first
+        guard let row, row.int(0) == token, row.text(1) == JobState.running.rawValue else { throw StoreError.leaseLost(jobID: jobID) }
+    }
+}

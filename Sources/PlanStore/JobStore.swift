@@ -1,0 +1,103 @@
+import CSQLite
+import Glibc
+import Migrations
+import PlanCore
+
+/// How to open a store.
+public struct StoreOptions: Sendable {
+    public var path: String
+    /// Create the file when it is missing, and apply pending migrations.
+    public var create: Bool
+    /// A new database is readable and writable by its group too (0660 instead of 0600).
+    public var groupWritable: Bool
+    public var durability: Durability
+    /// How long a statement waits for a lock before failing with a busy error.
+    public var busyTimeout: Duration
+
+    public init(path: String, create: Bool, groupWritable: Bool = false, durability: Durability = .full,
+                busyTimeout: Duration = .seconds(5)) {
+        self.path = path
+        self.create = create
+        self.groupWritable = groupWritable
+        self.durability = durability
+        self.busyTimeout = busyTimeout
+    }
+}
+
+/// The job store: every job, step execution and event, in one SQLite file.
+///
+/// Thread-safe: calls are serialized on one connection. Every state change writes its `job_events`
+/// row in the same transaction. Writes made under a lease are fenced: they are refused with
+/// `StoreError.leaseLost` once the job's `lease_token` moved on.
+public final class JobStore: Sendable {
+    let connection: SerialConnection
+    public let path: String
+
+    /// Opens (and with `options.create`, creates and migrates) the database.
+    public init(_ options: StoreOptions, now: Timestamp = .now()) throws(StoreError) {
+        path = options.path
+        if !options.create && access(options.path, F_OK) != 0 { throw .databaseMissing(path: options.path) }
+        let milliseconds = Int32(clamping: PlanDuration(options.busyTimeout).milliseconds)
+        do {
+            let connection = try Connection(
+                path: options.path, create: options.create, groupWritable: options.groupWritable,
+                durability: options.durability, busyTimeoutMilliseconds: milliseconds)
+            if options.create { try Migrator(connection: connection, files: Migrations.files).migrate(now: now) }
+            self.connection = SerialConnection(connection)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    static func storeError(_ error: any Error) -> StoreError {
+        switch error {
+        case let error as StoreError: error
+        case let error as SQLiteError: .sqlite(error)
+        default: .migration("\(error)")
+        }
+    }
+
+    /// Runs `body` on the connection, mapping errors to `StoreError`.
+    func read<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
+        do {
+            return try connection.withConnection { try body($0) }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
+    func write<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
+        try read { connection in try connection.writeTransaction { try body(connection) } }
+    }
+
+    /// The migrations this binary carries, and when each was applied.
+    public func migrationStatus() throws(StoreError) -> [MigrationStatus] {
+        try read { try Migrator(connection: $0, files: Migrations.files).status() }
+    }
+
+    /// Applies pending migrations; returns the names applied.
+    public func migrate(now: Timestamp = .now()) throws(StoreError) -> [String] {
+        try read { try Migrator(connection: $0, files: Migrations.files).migrate(now: now) }
+    }
+}
+
+extension Connection {
+    /// Appends an event to a job's history.
+    func event(_ jobID: Int64, _ kind: String, at now: Timestamp, _ detail: JSONValue? = nil) throws {
+        try query("INSERT INTO job_events (job_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                  [.integer(jobID), .text(now.iso8601), .text(kind), detail.map { .text($0.canonicalText) } ?? .null])
+    }
+}
+
+extension JSONValue {
+    /// Parses stored JSON text; stored text was written by planq and is valid.
+    init(stored text: String) {
+        self = (try? JSONParser.parse(text)) ?? .string(text)
+    }
+}
+
+extension SQLValue {
+    static func json(_ value: JSONValue?) -> SQLValue { value.map { .text($0.canonicalText) } ?? .null }
+    static func time(_ value: Timestamp) -> SQLValue { .text(value.iso8601) }
+}

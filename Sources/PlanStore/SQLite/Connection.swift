@@ -1,0 +1,104 @@
+import CSQLite
+import Glibc
+
+/// `synchronous` pragma: FULL (the default) makes every commit survive power loss; NORMAL in WAL
+/// mode may lose the last commits on power loss (never on a process crash) and fsyncs less.
+public enum Durability: String, Sendable, CaseIterable {
+    case full, normal
+}
+
+/// One SQLite connection with its cached statements. Not thread-safe: one owner at a time.
+final class Connection {
+    let handle: OpaquePointer
+    private var statements: [String: Statement] = [:]
+
+    /// Opens `path`; with `create`, makes the file first (mode 0600, or 0660 when `groupWritable`).
+    /// WAL, foreign keys, `busy_timeout`, and `synchronous` as `durability` says.
+    init(path: String, create: Bool, groupWritable: Bool, durability: Durability, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+        if create { try Self.createFile(path, groupWritable: groupWritable) }
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        guard code == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(handle)
+            throw SQLiteError(code: code, message: "\(message): \(path)", sql: nil)
+        }
+        self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        try execute("PRAGMA journal_mode = WAL")
+        try execute("PRAGMA foreign_keys = ON")
+        try execute("PRAGMA synchronous = \(durability.rawValue.uppercased())")
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    private static func createFile(_ path: String, groupWritable: Bool) throws(SQLiteError) {
+        let mode: mode_t = groupWritable ? 0o660 : 0o600
+        let descriptor = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, mode)
+        guard descriptor >= 0 else {
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot create \(path): \(String(cString: strerror(errno)))", sql: nil)
+        }
+        var status = stat()
+        if fstat(descriptor, &status) == 0 && status.st_size == 0 { fchmod(descriptor, mode) }
+        close(descriptor)
+    }
+
+    func error(_ code: Int32, sql: String?) -> SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(handle) != 0 ? sqlite3_extended_errcode(handle) : code,
+                    message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// Runs SQL that returns no rows; may hold several statements.
+    func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard code == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: text, sql: sql)
+        }
+    }
+
+    /// The cached prepared statement for `sql`.
+    func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let cached = statements[sql] { return cached }
+        let statement = try Statement(sql, connection: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `sql` with `values` and returns every row.
+    @discardableResult
+    func query(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [Row] {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        defer { sqlite3_reset(statement.handle) }
+        var rows: [Row] = []
+        let count = statement.columnCount
+        while try statement.step() {
+            rows.append(Row(values: (0..<count).map(statement.column)))
+        }
+        return rows
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import CSQLite
+
+/// A failed SQLite call: the extended result code, SQLite's message and the SQL (never the bound values).
+public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+    /// The extended result code (`SQLITE_BUSY_SNAPSHOT`, `SQLITE_CONSTRAINT_UNIQUE`, ...).
+    public let code: Int32
+    public let message: String
+    public let sql: String?
+
+    /// The primary result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
+    public var primaryCode: Int32 { code & 0xFF }
+
+    /// Whether the database was locked past the busy timeout.
+    public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+
+    public var description: String {
+        let name = String(cString: sqlite3_errstr(code))
+        return "SQLite error \(code) (\(name)): \(message)" + (sql.map { " in: \($0)" } ?? "")
+    }
+}

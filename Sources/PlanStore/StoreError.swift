@@ -1,0 +1,47 @@
+import PlanCore
+
+/// Why a store operation failed. Bound values (job inputs may hold secrets) never appear here.
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    /// The database file does not exist and the command does not create it.
+    case databaseMissing(path: String)
+    /// SQLite failed; `isBusy` when the database stayed locked past the busy timeout.
+    case sqlite(SQLiteError)
+    /// A migration problem: an edited applied migration, or a database newer than this binary.
+    case migration(String)
+    /// No job has this id or key.
+    case jobNotFound(String)
+    /// The queue has `limit` pending jobs already.
+    case queueFull(queue: String, limit: Int)
+    /// The job is in a state that does not allow the operation.
+    case wrongState(jobID: Int64, state: JobState, operation: String)
+    /// A step named by `retry --from` is not in the plan.
+    case unknownStep(String)
+    /// The job's lease moved on (expired, or taken by another worker): the write was refused.
+    case leaseLost(jobID: Int64)
+    /// A plan in a batch was invalid; nothing was written.
+    case invalidPlan(line: Int?, PlanValidationError)
+
+    public var description: String {
+        switch self {
+        case .databaseMissing(let path): "no database at \(path) (enqueue, worker and migrate create it)"
+        case .sqlite(let error) where error.isBusy: "the database stayed locked past the busy timeout: \(error)"
+        case .sqlite(let error): error.description
+        case .migration(let message): message
+        case .jobNotFound(let what): "no job \(what)"
+        case .queueFull(let queue, let limit): "queue \(queue) is full: \(limit) jobs are pending (planq queue limit \(queue) N)"
+        case .wrongState(let id, let state, let operation): "job \(id) is \(state.rawValue); it cannot be \(operation)"
+        case .unknownStep(let step): "the plan has no step \"\(step)\""
+        case .leaseLost(let id): "job \(id) is no longer leased to this worker; the write was refused"
+        case .invalidPlan(let line, let error):
+            error.issues.map { (line.map { "line \($0): " } ?? "") + $0.description }.joined(separator: "\n")
+        }
+    }
+}
+
+/// The state of a job, as stored.
+public enum JobState: String, Sendable, CaseIterable, Codable {
+    case pending, running, succeeded, failed, cancelled
+
+    /// Whether the job is over (only `planq retry` brings failed and cancelled jobs back).
+    public var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
