@@ -3,8 +3,10 @@ extension PlanDescription {
     ///
     /// Throws `PlanValidationError` listing every issue found: size over 1 MiB, non-UTF-8 text,
     /// JSON syntax, unknown version or fields, bad ids, templates, pointers, durations and numbers.
-    /// `newKey` makes the idempotency key of a document that names none.
-    public static func decode(_ document: some Collection<UInt8>, newKey: () -> String) throws(PlanValidationError) -> PlanDescription {
+    /// `newKey` makes the idempotency key of a document that names none. `overriding` replaces
+    /// top-level members before validation (the command line's `--queue`, `--priority`, ...).
+    public static func decode(_ document: some Collection<UInt8>, overriding: [String: JSONValue] = [:],
+                              newKey: () -> String) throws(PlanValidationError) -> PlanDescription {
         guard document.count <= maxDocumentBytes else {
             throw PlanValidationError(issues: [PlanIssue(path: "", message: "document is \(document.count) bytes, over the limit of \(maxDocumentBytes) (1 MiB)")])
         }
@@ -16,6 +18,12 @@ extension PlanDescription {
             json = try JSONParser.parse(document)
         } catch {
             throw PlanValidationError(issues: [PlanIssue(path: "", message: "invalid JSON at \(error)")])
+        }
+        if !overriding.isEmpty, case .object(var members) = json {
+            for (name, value) in overriding { members[name] = value }
+            if overriding["run_at"] != nil { members["delay"] = nil }
+            if overriding["delay"] != nil { members["run_at"] = nil }
+            return try decode(.object(members), newKey: newKey)
         }
         return try decode(json, newKey: newKey)
     }

@@ -2,6 +2,9 @@ import PlanCore
 
 /// The capabilities every planq worker offers.
 public enum Builtins {
+    /// The names of the built-in capabilities.
+    public static let names = ["echo", "fail", "sleep"]
+
     /// `echo`: returns its input.
     public static let echo = Capability("echo") { input, _ in .success(input) }
 

@@ -23,7 +23,7 @@ struct Check: ParsableCommand {
                 if !quiet { print(description.canonicalText) }
             } catch {
                 invalid = true
-                for issue in error.issues { PlanFile.complain("\(file): \(issue)") }
+                for issue in error.issues { Console.complain("\(file): \(issue)") }
             }
         }
         if invalid { throw ExitStatus.invalidPlan }

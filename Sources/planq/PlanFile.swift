@@ -1,20 +1,15 @@
 import ArgumentParser
 import Foundation
 
-/// Reading plan documents and reporting problems on stderr.
+/// Reading plan documents.
 enum PlanFile {
     /// The bytes of `path`, or of standard input for `-`; a missing or unreadable file is a usage error.
     static func read(_ path: String) throws -> [UInt8] {
         if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
         guard let data = FileManager.default.contents(atPath: path) else {
-            complain("\(path): cannot read the file")
+            Console.complain("\(path): cannot read the file")
             throw ExitStatus.usage
         }
         return Array(data)
-    }
-
-    /// Writes `message` to stderr, prefixed with `planq: `.
-    static func complain(_ message: String) {
-        FileHandle.standardError.write(Data("planq: \(message)\n".utf8))
     }
 }

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import PlanCore
+import PlanStore
+
+/// Output, error messages and exit statuses.
+enum Console {
+    /// Writes `message` to stderr, prefixed with `planq: `.
+    static func complain(_ message: String) {
+        FileHandle.standardError.write(Data("planq: \(message)\n".utf8))
+    }
+
+    /// Prints a JSON value on one line.
+    static func printJSON(_ value: JSONValue) {
+        print(value.canonicalText)
+    }
+
+    /// Runs `body`; a `StoreError` is reported on stderr and becomes its documented exit status.
+    static func run<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            complain(error.description)
+            throw exitCode(for: error)
+        }
+    }
+
+    static func exitCode(for error: StoreError) -> ExitCode {
+        switch error {
+        case .databaseMissing: ExitStatus.unavailable
+        case .sqlite(let error) where error.isBusy || [14, 26].contains(error.primaryCode): ExitStatus.unavailable
+        case .queueFull: ExitStatus.queueFull
+        case .invalidPlan: ExitStatus.invalidPlan
+        default: ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import PlanCore
+import PlanStore
+import PlanWorker
+
+/// Validates plans and stores them.
+struct Enqueue: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a plan and store it as a job; prints the job id.",
+        discussion: """
+            A second enqueue with the same idempotency key returns the existing job and writes nothing. \
+            Exits 65 for an invalid plan, 75 when the queue is full, 69 when the database cannot be opened.
+            """)
+
+    @Argument(help: "The plan file, or - for standard input.")
+    var file = "-"
+
+    @Option(help: "The idempotency key (overrides the file's).")
+    var key: String?
+    @Option(help: "The queue (overrides the file's).")
+    var queue: String?
+    @Option(help: "The priority, 0 (first) to 9 (overrides the file's).")
+    var priority: Int?
+    @Option(help: "Run this long from now, e.g. 30s (overrides the file's delay or run_at).")
+    var delay: String?
+    @Option(help: "Run at this RFC 3339 time (overrides the file's delay or run_at).")
+    var runAt: String?
+    @Flag(help: "Read one plan per line (JSON Lines) and store them all in one transaction, or none if any is invalid.")
+    var lines = false
+    @Flag(help: "Accept calls of capabilities that are neither built in nor registered by a worker.")
+    var allowUnknown = false
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var output: OutputOption
+
+    func validate() throws {
+        if lines && key != nil { throw ValidationError("--key names one job; it cannot be used with --lines") }
+        if delay != nil && runAt != nil { throw ValidationError("give either --delay or --run-at, not both") }
+    }
+
+    var overrides: [String: JSONValue] {
+        var members: [String: JSONValue] = [:]
+        if let key { members["idempotency_key"] = .string(key) }
+        if let queue { members["queue"] = .string(queue) }
+        if let priority { members["priority"] = .integer(Int64(priority)) }
+        if let delay { members["delay"] = .string(delay) }
+        if let runAt { members["run_at"] = .string(runAt) }
+        return members
+    }
+
+    func run() throws {
+        let bytes = try PlanFile.read(file)
+        let documents: [(line: Int?, bytes: ArraySlice<UInt8>)] = lines
+            ? bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+                .filter { !$0.element.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }
+                .map { (line: $0.offset + 1, bytes: $0.element) }
+            : [(line: nil, bytes: bytes[...])]
+        if documents.isEmpty {
+            Console.complain("\(file): no plan to enqueue")
+            throw ExitStatus.invalidPlan
+        }
+        // An existing database tells which capabilities workers registered; a new one is created
+        // only once every plan passed, so that bad input writes nothing.
+        var store = FileManager.default.fileExists(atPath: database.path) ? try database.open(create: true) : nil
+        let known = allowUnknown ? nil : Set(Builtins.names).union(try Console.run { try store?.capabilities().map(\.name) ?? [] })
+        var plans: [PlanDescription] = []
+        var invalid = false
+        for document in documents {
+            let prefix = "\(file)" + (document.line.map { ":\($0)" } ?? "")
+            do {
+                let plan = try PlanDescription.decode(document.bytes, overriding: overrides, newKey: { UUID().uuidString.lowercased() })
+                for (index, step) in plan.steps.enumerated() where known.map({ !$0.contains(step.call) }) ?? false {
+                    invalid = true
+                    Console.complain("\(prefix): steps[\(index)].call: no capability \"\(step.call)\" is built in or registered by a worker (--allow-unknown enqueues anyway)")
+                }
+                plans.append(plan)
+            } catch {
+                invalid = true
+                for issue in error.issues { Console.complain("\(prefix): \(issue)") }
+            }
+        }
+        if invalid { throw ExitStatus.invalidPlan }
+        if store == nil { store = try database.open(create: true) }
+        let results = try Console.run { try store!.enqueue(plans) }
+        for result in results {
+            if output.json {
+                Console.printJSON(["id": .integer(result.id), "idempotency_key": .string(result.idempotencyKey), "created": .bool(result.created)])
+            } else {
+                print(result.id)
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import PlanCore
+import PlanStore
+
+extension JobState: ExpressibleByArgument {}
+
+/// Lists jobs.
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+
+    @Option(help: "Only jobs in this state (pending, running, succeeded, failed, cancelled).")
+    var state: JobState?
+    @Option(help: "Only jobs of this queue.")
+    var queue: String?
+    @Option(help: "At most this many jobs.")
+    var limit = 50
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var output: OutputOption
+
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be above 0") }
+    }
+
+    func run() throws {
+        let store = try database.open(create: false)
+        let jobs = try Console.run { try store.list(state: state, queue: queue, limit: limit) }
+        if output.json {
+            Console.printJSON(.array(jobs.map(\.json)))
+            return
+        }
+        let rows = jobs.map { job in
+            [String(job.id), job.state.rawValue, job.queue, String(job.priority), String(job.runs), job.runAt, job.idempotencyKey, job.errorCode ?? ""]
+        }
+        print(Table.render(header: ["ID", "STATE", "QUEUE", "PRI", "RUNS", "RUN_AT", "KEY", "ERROR"], rows: rows))
+    }
+}
+
+/// Plain text tables, columns padded to their widest cell.
+enum Table {
+    static func render(header: [String], rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ").trimmingTrailingSpaces()
+        }.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

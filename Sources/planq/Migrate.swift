@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import PlanCore
+import PlanStore
+
+/// Applies migrations, or lists them.
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the database if needed and apply pending migrations.")
+
+    @Flag(help: "List the migrations and when each was applied; change nothing.")
+    var status = false
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var output: OutputOption
+
+    func run() throws {
+        let store = try database.open(create: !status)
+        let migrations = try Console.run { try store.migrationStatus() }
+        if output.json {
+            Console.printJSON(.array(migrations.map {
+                ["version": .integer(Int64($0.version)), "name": .string($0.name), "applied_at": $0.appliedAt.map { .string($0) } ?? .null]
+            }))
+            return
+        }
+        for migration in migrations {
+            print("\(migration.name)  \(migration.appliedAt.map { "applied \($0)" } ?? "pending")")
+        }
+    }
+}

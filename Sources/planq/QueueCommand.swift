@@ -1,0 +1,73 @@
+import ArgumentParser
+import PlanCore
+import PlanStore
+
+/// Pauses, resumes and limits queues.
+struct QueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Pause, resume or limit a queue.", subcommands: [Pause.self, Resume.self, Limit.self])
+
+    struct Pause: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop claiming jobs from a queue (enqueue still works).")
+        @Argument(help: "The queue.") var name: String
+        @OptionGroup var database: DatabaseOption
+
+        func run() throws {
+            let store = try database.open(create: false)
+            try Console.run { try store.setPaused(true, queue: name) }
+            print("queue \(name) paused")
+        }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Claim jobs from a paused queue again.")
+        @Argument(help: "The queue.") var name: String
+        @OptionGroup var database: DatabaseOption
+
+        func run() throws {
+            let store = try database.open(create: false)
+            try Console.run { try store.setPaused(false, queue: name) }
+            print("queue \(name) resumed")
+        }
+    }
+
+    struct Limit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Refuse enqueues (exit 75) once a queue has this many pending jobs; 'none' removes the limit.")
+        @Argument(help: "The queue.") var name: String
+        @Argument(help: "The most pending jobs, or none.") var limit: String
+        @OptionGroup var database: DatabaseOption
+
+        func validate() throws {
+            guard limit == "none" || (Int(limit).map { $0 >= 0 } ?? false) else {
+                throw ValidationError("the limit must be a whole number from 0, or none")
+            }
+        }
+
+        func run() throws {
+            let store = try database.open(create: false)
+            try Console.run { try store.setMaxPending(Int(limit), queue: name) }
+            print("queue \(name) limit \(limit)")
+        }
+    }
+}
+
+/// Lists registered capabilities.
+struct Capabilities: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the capabilities workers registered.")
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var output: OutputOption
+
+    func run() throws {
+        let store = try database.open(create: false)
+        let capabilities = try Console.run { try store.capabilities() }
+        if output.json {
+            Console.printJSON(.array(capabilities.map {
+                ["name": .string($0.name), "worker": .string($0.worker), "registered_at": .string($0.registeredAt)]
+            }))
+            return
+        }
+        print(Table.render(header: ["NAME", "WORKER", "REGISTERED_AT"], rows: capabilities.map { [$0.name, $0.worker, $0.registeredAt] }))
+    }
+}

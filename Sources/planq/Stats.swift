@@ -1,0 +1,36 @@
+import ArgumentParser
+import PlanCore
+import PlanStore
+
+/// Counts by queue and state.
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Counts by queue and state, the oldest due pending job's age, and the last minute's throughput.")
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var output: OutputOption
+
+    func run() throws {
+        let store = try database.open(create: false)
+        let stats = try Console.run { try store.stats() }
+        if output.json {
+            Console.printJSON([
+                "queues": .array(stats.queues.map { queue in
+                    .object(["queue": .string(queue.queue), "paused": .bool(queue.paused),
+                             "max_pending": queue.maxPending.map { .integer(Int64($0)) } ?? .null]
+                        .merging(JobState.allCases.map { ($0.rawValue, JSONValue.integer(Int64(queue.counts[$0] ?? 0))) }) { a, _ in a })
+                }),
+                "oldest_pending_seconds": stats.oldestPendingSeconds.map(JSONValue.number) ?? .null,
+                "finished_last_minute": .integer(Int64(stats.finishedLastMinute)),
+            ])
+            return
+        }
+        print(Table.render(
+            header: ["QUEUE"] + JobState.allCases.map { $0.rawValue.uppercased() } + ["PAUSED", "MAX_PENDING"],
+            rows: stats.queues.map { queue in
+                [queue.queue] + JobState.allCases.map { String(queue.counts[$0] ?? 0) } + [queue.paused ? "yes" : "no", queue.maxPending.map(String.init) ?? "-"]
+            }))
+        print("oldest due pending job: \(stats.oldestPendingSeconds.map { "\($0)s" } ?? "none")")
+        print("finished in the last minute: \(stats.finishedLastMinute)")
+    }
+}

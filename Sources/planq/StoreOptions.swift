@@ -1,0 +1,23 @@
+import ArgumentParser
+import Foundation
+import PlanStore
+
+/// `--db PATH` (env `PLANQ_DB`, default `./planq.db`), taken by every subcommand.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database file (env PLANQ_DB).", valueName: "path"))
+    var path: String = ProcessInfo.processInfo.environment["PLANQ_DB"] ?? "./planq.db"
+
+    @Flag(help: "Create a new database readable and writable by its group too (0660), for operators who enqueue as themselves.")
+    var groupWritable = false
+
+    /// Opens the store; `create` makes the file and applies pending migrations.
+    func open(create: Bool) throws -> JobStore {
+        try Console.run { try JobStore(StoreOptions(path: path, create: create, groupWritable: groupWritable)) }
+    }
+}
+
+/// `--json`: machine-readable output.
+struct OutputOption: ParsableArguments {
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+}

@@ -1,0 +1,113 @@
+import Foundation
+import PlanCore
+@testable import PlanStore
+import Testing
+
+@Suite struct Enqueueing {
+    @Test func isIdempotentByKey() throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        let first = try store.enqueue([samplePlan(key: "same")])[0]
+        let second = try store.enqueue([samplePlan(key: "same", queue: "other", priority: 5)])[0]
+        #expect(first.created && !second.created)
+        #expect(first.id == second.id)
+        #expect(database.scalar("SELECT count(*) FROM jobs") == "1")
+        #expect(database.scalar("SELECT queue FROM jobs") == "default")
+        #expect(database.scalar("SELECT count(*) FROM job_events WHERE kind = 'enqueued'") == "1")
+    }
+
+    @Test func storesTheCanonicalPlanAndTheSchedule() throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
+        let plan = samplePlan(key: "later", extra: #","delay":"90s""#)
+        _ = try store.enqueue([plan], now: now)
+        #expect(database.scalar("SELECT plan FROM jobs") == plan.canonicalText)
+        #expect(database.scalar("SELECT run_at FROM jobs") == "2026-11-25T10:01:30.000Z")
+        #expect(database.scalar("SELECT created_at FROM jobs") == "2026-11-25T10:00:00.000Z")
+    }
+
+    @Test func aBatchIsAllOrNothing() throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        try store.setMaxPending(2, queue: "small")
+        let batch = [samplePlan(key: "a", queue: "small"), samplePlan(key: "b", queue: "big"), samplePlan(key: "c", queue: "small"),
+                     samplePlan(key: "d", queue: "small")]
+        #expect { try store.enqueue(batch) } throws: {
+            if case StoreError.queueFull(queue: "small", limit: 2) = $0 { true } else { false }
+        }
+        #expect(database.scalar("SELECT count(*) FROM jobs") == "0")
+        #expect(database.scalar("SELECT count(*) FROM job_events") == "0")
+        #expect(try store.enqueue(Array(batch.prefix(3))).count == 3)
+    }
+
+    @Test func twoConnectionsRacingOneKeyMakeOneJob() async throws {
+        let database = TemporaryDatabase()
+        _ = try database.open()
+        let results = try await withThrowingTaskGroup(of: [EnqueueResult].self) { group in
+            for _ in 0..<4 {
+                let store = try database.open()
+                group.addTask { try (0..<50).map { try store.enqueue([samplePlan(key: "race-\($0)")])[0] } }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(results.count == 200)
+        #expect(results.filter(\.created).count == 50)
+        #expect(database.scalar("SELECT count(*) FROM jobs") == "50")
+    }
+}
+
+@Suite struct Claiming {
+    @Test func ordersByPriorityThenRunAtThenID() throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        let now = Timestamp.now()
+        _ = try store.enqueue([samplePlan(key: "p5")], now: now)
+        _ = try store.enqueue([samplePlan(key: "p9", priority: 9), samplePlan(key: "p0-late", priority: 0)], now: now)
+        _ = try store.enqueue([samplePlan(key: "p0-early", extra: #","run_at":"2020-01-01T00:00:00Z""#)], now: now)
+        _ = try store.enqueue([samplePlan(key: "p0-same-time", priority: 0)], now: now)
+        database.execute("UPDATE jobs SET priority = 5 WHERE idempotency_key = 'p5'")
+        let claimed = try store.claim([("default", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 1))
+        #expect(claimed.map(\.plan.idempotencyKey) == ["p0-early", "p0-late", "p0-same-time", "p5", "p9"])
+        #expect(claimed.allSatisfy { $0.token == 1 && $0.runs == 1 })
+    }
+
+    @Test func neverClaimsFutureJobsOrPausedQueues() throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        let now = Timestamp.now()
+        _ = try store.enqueue([samplePlan(key: "future", extra: #","delay":"1h""#), samplePlan(key: "paused", queue: "held"),
+                               samplePlan(key: "due")], now: now)
+        try store.setPaused(true, queue: "held")
+        #expect(try store.dueQueues(now: now) == ["default"])
+        let claimed = try store.claim([("default", 10), ("held", 10)], owner: me, lease: .seconds(30), now: now)
+        #expect(claimed.map(\.plan.idempotencyKey) == ["due"])
+        try store.setPaused(false, queue: "held")
+        #expect(try store.claim([("held", 10)], owner: me, lease: .seconds(30), now: now).map(\.plan.idempotencyKey) == ["paused"])
+        #expect(try store.claim([("default", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 3601)).map(\.plan.idempotencyKey) == ["future"])
+    }
+
+    @Test func twoConnectionsClaimingAtOnceNeverShareAJob() async throws {
+        let database = TemporaryDatabase()
+        let setup = try database.open()
+        _ = try setup.enqueue((0..<300).map { samplePlan(key: "job-\($0)") })
+        let claims = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for _ in 0..<3 {
+                let store = try database.open()
+                group.addTask {
+                    var mine: [Int64] = []
+                    while true {
+                        let batch = try store.claim([("default", 3)], owner: me, lease: .seconds(60))
+                        if batch.isEmpty { return mine }
+                        mine += batch.map(\.id)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let all = claims.flatMap { $0 }
+        #expect(all.count == 300)
+        #expect(Set(all).count == 300)
+        #expect(claims.filter { !$0.isEmpty }.count >= 2, "the claimers interleaved")
+    }
+}

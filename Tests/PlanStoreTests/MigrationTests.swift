@@ -1,0 +1,69 @@
+import Foundation
+import Migrations
+@testable import PlanStore
+import Testing
+
+@Suite struct MigrationsAndFiles {
+    @Test func aNewDatabaseGetsEveryMigrationWithItsChecksum() throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        let status = try store.migrationStatus()
+        #expect(status.map(\.name) == Migrations.files.map(\.name))
+        #expect(status.allSatisfy { $0.appliedAt != nil })
+        #expect(database.scalar("SELECT checksum FROM schema_migrations WHERE version = 1") == Migrator.checksum(Migrations.files[0].sql))
+        for table in ["jobs", "step_results", "job_events", "capabilities", "queues"] {
+            #expect(database.scalar("SELECT sql FROM sqlite_schema WHERE name = '\(table)'")?.hasSuffix("STRICT") == true, "\(table) is STRICT")
+        }
+        #expect(database.scalar("PRAGMA journal_mode") == "wal")
+    }
+
+    @Test func reapplyingIsANoOp() throws {
+        let database = TemporaryDatabase()
+        _ = try database.open()
+        let applied = database.scalar("SELECT applied_at FROM schema_migrations")
+        let again = try database.open()
+        #expect(try again.migrate() == [])
+        #expect(database.scalar("SELECT count(*) FROM schema_migrations") == String(Migrations.files.count))
+        #expect(database.scalar("SELECT applied_at FROM schema_migrations") == applied)
+    }
+
+    @Test func anEditedAppliedMigrationIsRefused() throws {
+        let database = TemporaryDatabase()
+        _ = try database.open()
+        database.execute("UPDATE schema_migrations SET checksum = '0000000000000000' WHERE version = 1")
+        #expect {
+            try database.open()
+        } throws: { error in
+            "\(error)".contains("migration 0001_init.sql was changed after it was applied")
+        }
+    }
+
+    @Test func aMigrationThisBinaryDoesNotKnowIsRefused() throws {
+        let database = TemporaryDatabase()
+        _ = try database.open()
+        database.execute("INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 'x', '2030-01-01T00:00:00.000Z')")
+        #expect { try database.open() } throws: { "\($0)".contains("newer than this binary") }
+    }
+
+    @Test func aMissingDatabaseIsNotCreatedByReaders() {
+        let database = TemporaryDatabase()
+        #expect { try JobStore(StoreOptions(path: database.path, create: false)) } throws: {
+            if case StoreError.databaseMissing = $0 { true } else { false }
+        }
+        #expect(!FileManager.default.fileExists(atPath: database.path))
+    }
+
+    @Test(arguments: [(false, 0o600), (true, 0o660)])
+    func newFilesAreNeverReadableByOthers(groupWritable: Bool, mode: Int) throws {
+        let database = TemporaryDatabase()
+        let previous = umask(0)
+        defer { umask(previous) }
+        let store = try database.open(groupWritable: groupWritable)
+        _ = try store.enqueue([samplePlan(key: "k")])
+        for suffix in ["", "-wal", "-shm"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: database.path + suffix)
+            #expect((attributes[.posixPermissions] as? Int) == mode, "planq.db\(suffix)")
+        }
+        withExtendedLifetime(store) {}
+    }
+}
