@@ -43,3 +43,41 @@ enum Planq {
         return Outcome(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 }
+
+/// A temporary folder with a database path in it, removed when released.
+final class Workspace: Sendable {
+    let folder: URL
+    var db: String { folder.appendingPathComponent("planq.db").path }
+
+    init() {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-cli-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+
+    /// Runs `planq arguments... --db <this database>`.
+    func planq(_ arguments: String..., input: String = "") throws -> Planq.Outcome {
+        try Planq.run(arguments + ["--db", db], input: input)
+    }
+
+    /// Runs the `sqlite3` shell on the database.
+    func sqlite3(_ sql: String, mode: String = "-list") throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", mode, db, sql]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func write(_ name: String, _ text: String) -> String {
+        let path = folder.appendingPathComponent(name).path
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+}
