@@ -54,7 +54,7 @@ let package = Package(
             dependencies: ["PlanWorker", "PlanCore"],
             swiftSettings: strict
         ),
-        .testTarget(name: "planqTests", dependencies: ["planq", "PlanCore"], swiftSettings: strict),
+        .testTarget(name: "planqTests", dependencies: ["planq", "PlanCore", "PlanStore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,5 +9,5 @@ struct Planq: ParsableCommand {
             75 queue full, 1 otherwise.
             """,
         subcommands: [Enqueue.self, List.self, Show.self, Cancel.self, Retry.self, Wait.self, Prune.self, Stats.self,
-                      QueueCommand.self, Migrate.self, Capabilities.self, Check.self])
+                      QueueCommand.self, Migrate.self, Capabilities.self, Check.self, Bench.self])
 }

@@ -1,0 +1,38 @@
+import Foundation
+import PlanCore
+import PlanStore
+import Testing
+
+/// The `sqlite3` queries the README gives operators run against a real database and show what they promise.
+@Suite struct OperatorQueries {
+    /// The ```sql blocks of the README's "Operator queries" section, in order.
+    static func readmeQueries() throws -> [String] {
+        let readme = try String(contentsOf: Planq.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        guard let start = readme.range(of: "## Operator queries") else { return [] }
+        let section = readme[start.upperBound...].prefix { _ in true }
+        let end = section.range(of: "\n## ")?.lowerBound ?? section.endIndex
+        return section[..<end].components(separatedBy: "```sql\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+    }
+
+    @Test func theReadmeQueriesWork() throws {
+        let workspace = Workspace()
+        #expect(try workspace.planq("enqueue", "Examples/welcome.json").status == 0)
+        #expect(try workspace.planq("enqueue", "Examples/flaky.json").status == 0)
+        let store = try JobStore(StoreOptions(path: workspace.db, create: false))
+        let job = try store.claim([("default", 1)], owner: .current(), lease: .seconds(30))[0]
+        let error = ErrInfo(code: "unavailable", message: "upstream answered 503", retryable: false)
+        try store.beginStep(jobID: job.id, token: job.token, stepKey: "prepare", attempt: 1)
+        try store.finishStep(jobID: job.id, token: job.token, stepKey: "prepare", attempt: 1, outcome: .success(["ready": true]))
+        try store.beginStep(jobID: job.id, token: job.token, stepKey: "upstream", attempt: 1)
+        try store.finishStep(jobID: job.id, token: job.token, stepKey: "upstream", attempt: 1, outcome: .failure(error))
+        try store.finish(jobID: job.id, token: job.token, .failed(error))
+
+        let queries = try Self.readmeQueries()
+        #expect(queries.count >= 4)
+        let outputs = try queries.map { try workspace.sqlite3($0) }
+        #expect(outputs[0] == "failed|1\npending|1\n")
+        #expect(outputs[1].contains("|enqueued|") && outputs[1].contains("|step_failed|") && outputs[1].contains("|failed|"))
+        #expect(outputs[2] == "2|example/flaky-upstream|default|unavailable|upstream answered 503\n")
+        #expect(outputs[3].contains("prepare|1|ok|") && outputs[3].contains("upstream|1|error|unavailable"))
+    }
+}
