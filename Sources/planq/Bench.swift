@@ -14,11 +14,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Claim+finish cycles measured in each case.")
     var cycles = 2000
     @Option(help: "synchronous pragma: full (production default) or normal.")
-    var synchronous: String = "full"
+    var synchronous: Durability = .full
     @OptionGroup var output: OutputOption
 
     func validate() throws {
-        guard Durability(rawValue: synchronous) != nil else { throw ValidationError("--synchronous is full or normal") }
         guard history >= 0, cycles > 0 else { throw ValidationError("--history must be 0 or more, --cycles above 0") }
     }
 
@@ -27,11 +26,11 @@ struct Bench: ParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let figures = try Console.run {
-            try ClaimHistoryBenchmark(folder: folder.path, history: history, cycles: cycles, durability: Durability(rawValue: synchronous)!).run()
+            try ClaimHistoryBenchmark(folder: folder.path, history: history, cycles: cycles, durability: synchronous).run()
         }
         if output.json {
             Console.printJSON([
-                "synchronous": .string(synchronous), "history_jobs": .integer(Int64(history)),
+                "synchronous": .string(synchronous.rawValue), "history_jobs": .integer(Int64(history)),
                 "claim_cycle_per_s_empty": .number(figures.cyclesPerSecondEmpty.rounded()),
                 "claim_cycle_per_s_history": .number(figures.cyclesPerSecondWithHistory.rounded()),
                 "claim_history_ratio": .number((figures.ratio * 1000).rounded() / 1000),
@@ -39,7 +38,7 @@ struct Bench: ParsableCommand {
             return
         }
         print(Table.render(header: ["FIGURE", "VALUE"], rows: [
-            ["synchronous", synchronous],
+            ["synchronous", synchronous.rawValue],
             ["claim+finish cycles/s, no history", String(Int(figures.cyclesPerSecondEmpty))],
             ["claim+finish cycles/s, \(history) finished jobs", String(Int(figures.cyclesPerSecondWithHistory))],
             ["ratio (1 = history costs nothing)", String(format: "%.3f", figures.ratio)],

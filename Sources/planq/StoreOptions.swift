@@ -10,11 +10,20 @@ struct DatabaseOption: ParsableArguments {
     @Flag(help: "Create a new database readable and writable by its group too (0660), for operators who enqueue as themselves.")
     var groupWritable = false
 
+    @Option(help: ArgumentHelp(
+        "full (default): every commit survives power loss. normal: fewer fsyncs; the last commits may be lost on power loss, never on a crash (env PLANQ_SYNCHRONOUS).",
+        valueName: "full|normal"))
+    var synchronous: Durability = ProcessInfo.processInfo.environment["PLANQ_SYNCHRONOUS"].flatMap(Durability.init(rawValue:)) ?? .full
+
     /// Opens the store; `create` makes the file and applies pending migrations.
     func open(create: Bool) throws -> JobStore {
-        try Console.run { try JobStore(StoreOptions(path: path, create: create, groupWritable: groupWritable)) }
+        try Console.run {
+            try JobStore(StoreOptions(path: path, create: create, groupWritable: groupWritable, durability: synchronous))
+        }
     }
 }
+
+extension Durability: ExpressibleByArgument {}
 
 /// `--json`: machine-readable output.
 struct OutputOption: ParsableArguments {
