@@ -1,13 +1,13 @@
 import ArgumentParser
 
 @main
-struct Planq: ParsableCommand {
+struct Planq: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A persistent job queue for Linux with an embedded SQLite store.",
         discussion: """
             Exit status: 0 success, 64 usage error, 65 invalid plan, 69 database missing or locked past the timeout, \
             75 queue full, 1 otherwise.
             """,
-        subcommands: [Enqueue.self, List.self, Show.self, Cancel.self, Retry.self, Wait.self, Prune.self, Stats.self,
+        subcommands: [Enqueue.self, WorkerCommand.self, List.self, Show.self, Cancel.self, Retry.self, Wait.self, Prune.self, Stats.self,
                       QueueCommand.self, Migrate.self, Capabilities.self, Check.self, Bench.self])
 }

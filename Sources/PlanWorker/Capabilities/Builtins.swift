@@ -5,6 +5,12 @@ public enum Builtins {
     /// The names of the built-in capabilities.
     public static let names = ["echo", "fail", "sleep"]
 
+    /// Every built-in capability; `process.run` may start only the programs `allowExec` names
+    /// (absolute paths or globs).
+    public static func registry(allowExec: [String]) -> CapabilityRegistry {
+        CapabilityRegistry([echo, fail, sleep(clock: ContinuousClock())])
+    }
+
     /// `echo`: returns its input.
     public static let echo = Capability("echo") { input, _ in .success(input) }
 

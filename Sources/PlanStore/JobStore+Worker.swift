@@ -1,0 +1,59 @@
+import PlanCore
+
+extension JobStore {
+    /// Of the running jobs `ids`, those that `planq cancel` asked to stop.
+    public func cancelRequested(among ids: [Int64]) throws(StoreError) -> [Int64] {
+        guard !ids.isEmpty else { return [] }
+        return try read { connection in
+            try connection.query(
+                "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND cancel_requested = 1 AND state = 'running'",
+                [.text(JSONValue.array(ids.map { .integer($0) }).canonicalText)]
+            ).map { $0.int(0)! }
+        }
+    }
+
+    /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is not due yet.
+    public func nextRunAt(queues: [String]?, after now: Timestamp = .now()) throws(StoreError) -> Timestamp? {
+        try read { connection in
+            let names = try queueNames(queues, connection)
+            var earliest: Timestamp?
+            for name in names {
+                let row = try connection.query(
+                    "SELECT min(run_at) FROM jobs WHERE state = 'pending' AND queue = ? AND run_at > ?", [.text(name), .time(now)])
+                if let time = row.first?.text(0).flatMap(Timestamp.init(rfc3339:)), earliest.map({ time < $0 }) ?? true { earliest = time }
+            }
+            return earliest
+        }
+    }
+
+    /// Whether a drained worker must keep going: a job of `queues` (all when `nil`) is running,
+    /// due, or waiting for a retry (pending after a run). Paused queues do not count.
+    public func hasOutstandingWork(queues: [String]?, now: Timestamp = .now()) throws(StoreError) -> Bool {
+        try read { connection in
+            for name in try queueNames(queues, connection) {
+                let busy = try connection.query(
+                    """
+                    SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = ?1 AND state = 'running')
+                        OR EXISTS (SELECT 1 FROM jobs WHERE queue = ?1 AND state = 'pending' AND (run_at <= ?2 OR runs > 0))
+                    """, [.text(name), .time(now)])[0].int(0) == 1
+                if busy { return true }
+            }
+            return false
+        }
+    }
+
+    /// Counts of running and pending jobs, for the service status line.
+    public func activityCounts() throws(StoreError) -> (running: Int, pending: Int) {
+        try read { connection in
+            let running = try connection.query("SELECT count(*) FROM jobs WHERE state = 'running'")[0].int(0)!
+            let pending = try connection.query("SELECT count(*) FROM jobs WHERE state = 'pending'")[0].int(0)!
+            return (Int(running), Int(pending))
+        }
+    }
+
+    private func queueNames(_ queues: [String]?, _ connection: Connection) throws -> [String] {
+        let unpaused = try connection.query("SELECT name FROM queues WHERE paused = 0").map { $0.text(0)! }
+        guard let queues else { return unpaused }
+        return unpaused.filter(queues.contains)
+    }
+}

@@ -1,0 +1,78 @@
+import Logging
+import PlanCore
+import PlanStore
+
+/// Runs one claimed job to the end of this run and records how it ended: succeeded, failed,
+/// rescheduled for a retry, cancelled, or handed back on shutdown.
+struct JobRunner: Sendable {
+    let store: JobStore
+    let registry: CapabilityRegistry
+    let logger: Logger
+    let random: UnitRandom
+
+    func run(_ job: ClaimedJob, stop: StopSignal) async {
+        var logger = logger
+        logger[metadataKey: "job.id"] = "\(job.id)"
+        logger.info("job claimed", metadata: ["queue": "\(job.queue)", "run": "\(job.runs)", "token": "\(job.token)"])
+        let journal = StoreJournal(store: store, jobID: job.id, token: job.token, logger: logger)
+        let stepLogger = logger
+        let plan = Rehydrator(
+            description: job.plan, jobID: job.id, registry: registry, journal: journal, clock: ContinuousClock(),
+            log: { message, metadata in stepLogger.info("\(message)", metadata: metadata.mapValues { .string($0) }) }
+        ).plan()
+        let outcome = await Self.perform(plan, until: stop)
+        do {
+            // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
+            try record(outcome, of: job, stop: stop.reason ?? (Task.isCancelled ? .shutdown : nil), logger: logger)
+        } catch {
+            logger.warning("job outcome not recorded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The interpreter: the one place that performs a job's plan. The plan is cancelled when `stop` fires.
+    static func perform(_ plan: AsyncPlan<JSONValue>, until stop: StopSignal) async -> Result<JSONValue, ErrInfo> {
+        await withTaskGroup(of: Result<JSONValue, ErrInfo>?.self) { group in
+            group.addTask { await plan.run() }
+            group.addTask {
+                await stop.wait()
+                return nil
+            }
+            while let next = await group.next() {
+                if let outcome = next {
+                    group.cancelAll()
+                    return outcome
+                }
+                group.cancelAll()
+            }
+            return .failure(.cancelled)
+        }
+    }
+
+    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: ClaimedJob, stop: StopReason?, logger: Logger) throws(StoreError) {
+        switch (outcome, stop) {
+        case (.success(let value), _):
+            try store.finish(jobID: job.id, token: job.token, .succeeded(value))
+            logger.info("job succeeded")
+        case (_, .leaseLost?):
+            logger.warning("job lease lost; another worker has it")
+        case (.failure(let error), .cancelRequested?):
+            try store.finish(jobID: job.id, token: job.token, .cancelled(error))
+            logger.info("job cancelled")
+        case (.failure, .shutdown?):
+            try store.release(jobID: job.id, token: job.token)
+            logger.info("job released")
+        case (.failure(let error), nil) where error.code == "lease_lost":
+            logger.warning("job lease lost; another worker has it")
+        case (.failure(let error), nil):
+            switch job.plan.decision(after: error, jobAttempt: job.runs, random: random()) {
+            case .retry(let delay):
+                let runAt = Timestamp.now().adding(PlanDuration(delay))
+                try store.reschedule(jobID: job.id, token: job.token, runAt: runAt, error: error)
+                logger.info("job retry scheduled", metadata: ["run_at": "\(runAt)", "error.code": "\(error.code)"])
+            case .giveUp:
+                try store.finish(jobID: job.id, token: job.token, .failed(error))
+                logger.error("job failed", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
+            }
+        }
+    }
+}

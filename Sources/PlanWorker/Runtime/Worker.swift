@@ -1,0 +1,179 @@
+import Logging
+import PlanCore
+import PlanStore
+import ServiceLifecycle
+import Synchronization
+
+/// The worker daemon as a `Service`: claims due jobs into free slots, runs each plan against the
+/// registry, records every step, heartbeats leases, recovers other workers' expired or dead leases,
+/// and on graceful shutdown stops claiming, lets running jobs finish for `grace`, then hands the
+/// rest back. `run()` returns when shut down (or, with `drain`, when no work is left).
+public final class Worker: Service {
+    private let store: JobStore
+    private let registry: CapabilityRegistry
+    private let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+    private let owner = LeaseOwner.current()
+    private let doorbell = Doorbell()
+    private let running = Mutex<[Int64: RunningJob]>([:])
+    private let stopping = Atomic<Bool>(false)
+
+    private struct RunningJob {
+        let token: Int64
+        let queue: String
+        let stop: StopSignal
+        var lastBeat: ContinuousClock.Instant
+    }
+
+    public init(store: JobStore, registry: CapabilityRegistry, configuration: WorkerConfiguration, logger: Logger,
+                notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
+        self.store = store
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+        self.notifier = notifier
+    }
+
+    public func run() async throws {
+        try store.registerCapabilities(registry.names, worker: owner.label)
+        let watcher = DatabaseWatcher(databasePath: store.path, doorbell: doorbell)
+        notifier.notify("READY=1\nSTATUS=claiming")
+        logger.info("worker ready", metadata: [
+            "worker": "\(owner.label)", "concurrency": "\(configuration.concurrency)",
+            "capabilities": "\(registry.names.joined(separator: ","))", "wakeups": "\(watcher == nil ? "polling" : "inotify")",
+        ])
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                await claimLoop(group: &group)
+                await shutDown()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.doorbell.ring()
+        }
+        withExtendedLifetime(watcher) {}
+        logger.info("worker stopped")
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
+
+    private func claimLoop(group: inout DiscardingTaskGroup) async {
+        let clock = ContinuousClock()
+        var allocator = SlotAllocator()
+        var lastRecovery = clock.now - .seconds(3600)
+        var lastWatchdog = clock.now
+        notifier.notify("WATCHDOG=1")
+        while !isStopping {
+            let now = clock.now
+            if let interval = notifier.watchdogInterval, now - lastWatchdog >= interval / 2 {
+                notifier.notify("WATCHDOG=1")
+                sendStatus()
+                lastWatchdog = now
+            }
+            if now - lastRecovery >= min(configuration.lease / 2, .seconds(5)) {
+                recoverLeases()
+                lastRecovery = now
+            }
+            maintainRunningJobs(now: now)
+            let claimed = claim(allocator: &allocator)
+            for job in claimed { start(job, in: &group) }
+            if configuration.drain, running.withLock({ $0.isEmpty }), !((try? store.hasOutstandingWork(queues: configuration.queues)) ?? true) {
+                logger.info("worker drained")
+                return
+            }
+            if !claimed.isEmpty { continue }
+            await doorbell.wait(upTo: waitTime(clock: clock, lastWatchdog: lastWatchdog), clock: clock)
+        }
+    }
+
+    /// The longest the loop may sleep: until the next scheduled job, heartbeat or watchdog, at most `idleWake`.
+    private func waitTime(clock: ContinuousClock, lastWatchdog: ContinuousClock.Instant) -> Duration {
+        var wait = configuration.idleWake
+        if let interval = notifier.watchdogInterval { wait = min(wait, interval / 2 - (clock.now - lastWatchdog)) }
+        if !running.withLock({ $0.isEmpty }) { wait = min(wait, configuration.lease / 6) }
+        if let next = try? store.nextRunAt(queues: configuration.queues) {
+            wait = min(wait, .milliseconds(next.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch + 1))
+        }
+        return max(wait, .milliseconds(1))
+    }
+
+    private func claim(allocator: inout SlotAllocator) -> [ClaimedJob] {
+        let counts = running.withLock { jobs in Dictionary(jobs.values.map { ($0.queue, 1) }, uniquingKeysWith: +) }
+        let free = configuration.concurrency - counts.values.reduce(0, +)
+        guard free > 0 else { return [] }
+        do {
+            let due = configuration.eligible(try store.dueQueues())
+            guard !due.isEmpty else { return [] }
+            let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
+            let grants = allocator.allocate(free: free, capacity: capacity, weight: configuration.limit(of:))
+            guard !grants.isEmpty else { return [] }
+            return try store.claim(grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, owner: owner, lease: configuration.lease)
+        } catch {
+            logger.error("claim failed", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    private func start(_ job: ClaimedJob, in group: inout DiscardingTaskGroup) {
+        let stop = StopSignal()
+        running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
+        let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom)
+        group.addTask {
+            await runner.run(job, stop: stop)
+            self.running.withLock { _ = $0.removeValue(forKey: job.id) }
+            self.doorbell.ring()
+        }
+    }
+
+    /// Heartbeats leases that are a third through, and stops jobs that were cancelled or lost their lease.
+    private func maintainRunningJobs(now: ContinuousClock.Instant) {
+        let jobs = running.withLock { $0 }
+        guard !jobs.isEmpty else { return }
+        for id in (try? store.cancelRequested(among: Array(jobs.keys))) ?? [] {
+            jobs[id]?.stop.stop(.cancelRequested)
+        }
+        for (id, job) in jobs where now - job.lastBeat >= configuration.lease / 3 {
+            do {
+                let beat = try store.heartbeat(jobID: id, token: job.token, lease: configuration.lease)
+                if !beat.leaseHeld { job.stop.stop(.leaseLost) }
+                if beat.cancelRequested { job.stop.stop(.cancelRequested) }
+                running.withLock { $0[id]?.lastBeat = now }
+            } catch {
+                logger.warning("heartbeat failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func recoverLeases() {
+        do {
+            for id in try store.recoverDeadOwners(me: owner) {
+                logger.warning("lease of a dead worker recovered", metadata: ["job.id": "\(id)"])
+            }
+            for id in try store.expireLeases() {
+                logger.warning("expired lease recovered", metadata: ["job.id": "\(id)"])
+            }
+        } catch {
+            logger.error("lease recovery failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func sendStatus() {
+        guard notifier.isActive, let counts = try? store.activityCounts() else { return }
+        let mine = running.withLock { $0.count }
+        notifier.notify("STATUS=running \(mine) here, \(counts.running) in all; \(counts.pending) pending")
+    }
+
+    /// Lets running jobs finish within `grace` (heartbeating them), then hands the rest back.
+    private func shutDown() async {
+        notifier.notify("STOPPING=1\nSTATUS=stopping")
+        let clock = ContinuousClock()
+        let deadline = clock.now + configuration.grace
+        logger.info("worker stopping", metadata: ["running": "\(running.withLock { $0.count })", "grace": "\(configuration.grace)"])
+        while !Task.isCancelled && !running.withLock({ $0.isEmpty }) && clock.now < deadline {
+            maintainRunningJobs(now: clock.now)
+            await doorbell.wait(upTo: min(deadline - clock.now, .milliseconds(250)), clock: clock)
+        }
+        for job in running.withLock({ Array($0.values) }) { job.stop.stop(.shutdown) }
+    }
+}

@@ -1,0 +1,36 @@
+/// How a worker runs.
+public struct WorkerConfiguration: Sendable {
+    /// The most jobs running at once.
+    public var concurrency: Int
+    /// The most jobs running at once per queue; also the queues' weights when slots are shared out.
+    public var queueLimits: [String: Int]
+    /// Only these queues, when set; otherwise every queue.
+    public var queues: [String]?
+    /// How long a claim holds a job before another worker may take it; heartbeats extend it every third.
+    public var lease: Duration
+    /// On shutdown, how long running jobs may finish before they are cancelled and handed back.
+    public var grace: Duration
+    /// Exit once nothing is running, due, or waiting for a retry.
+    public var drain: Bool
+    /// The longest the claim loop sleeps when nothing wakes it (it also wakes on every commit).
+    public var idleWake: Duration
+
+    public init(concurrency: Int = 4, queueLimits: [String: Int] = [:], queues: [String]? = nil, lease: Duration = .seconds(30),
+                grace: Duration = .seconds(10), drain: Bool = false, idleWake: Duration = .seconds(1)) {
+        self.concurrency = concurrency
+        self.queueLimits = queueLimits
+        self.queues = queues
+        self.lease = lease
+        self.grace = grace
+        self.drain = drain
+        self.idleWake = idleWake
+    }
+
+    /// The queues this worker may claim from, given those with due work.
+    func eligible(_ due: [String]) -> [String] {
+        guard let queues else { return due }
+        return due.filter(queues.contains)
+    }
+
+    func limit(of queue: String) -> Int { queueLimits[queue] ?? concurrency }
+}
