@@ -3,12 +3,12 @@ import PlanCore
 /// The capabilities every planq worker offers.
 public enum Builtins {
     /// The names of the built-in capabilities.
-    public static let names = ["echo", "fail", "sleep"]
+    public static let names = ["echo", "fail", "http.request", "process.run", "sleep"]
 
     /// Every built-in capability; `process.run` may start only the programs `allowExec` names
     /// (absolute paths or globs).
     public static func registry(allowExec: [String]) -> CapabilityRegistry {
-        CapabilityRegistry([echo, fail, sleep(clock: ContinuousClock())])
+        CapabilityRegistry([echo, fail, sleep(clock: ContinuousClock()), HTTPRequest().capability, ProcessRun(allowed: allowExec).capability])
     }
 
     /// `echo`: returns its input.

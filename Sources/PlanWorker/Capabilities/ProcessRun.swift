@@ -1,0 +1,101 @@
+import Glibc
+import PlanCore
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// `process.run`: `{argv, env, cwd, stdin}` → `{exit_code, stdout, stderr}`.
+///
+/// The program (`argv[0]`, an absolute path) starts directly, without a shell unless argv names
+/// one, in a session of its own, with `PLANQ_JOB_ID`, `PLANQ_STEP_ID`, `PLANQ_ATTEMPT` and
+/// `PLANQ_IDEMPOTENCY_KEY` added to the worker's environment. It is refused (`exec_not_allowed`)
+/// unless an `--allow-exec` pattern matches `argv[0]`. stdout and stderr are kept up to
+/// `outputCap` bytes each. A non-zero exit is a retryable `exit_status` error. On timeout or
+/// cancellation its whole process group gets SIGTERM, then SIGKILL two seconds later.
+struct ProcessRun {
+    let allowed: [String]
+    var outputCap = 64 * 1024
+
+    var capability: Capability {
+        Capability("process.run") { input, context in await run(input, context) }
+    }
+
+    private func invalid(_ message: String) -> Result<JSONValue, ErrInfo> {
+        .failure(ErrInfo(code: "invalid_input", message: "process.run: \(message)", retryable: false))
+    }
+
+    func run(_ input: JSONValue, _ context: StepContext) async -> Result<JSONValue, ErrInfo> {
+        let members = input.objectValue ?? [:]
+        guard let argv = members["argv"]?.arrayValue?.compactMap(\.stringValue), !argv.isEmpty,
+              argv.count == members["argv"]?.arrayValue?.count
+        else { return invalid("argv must be a non-empty array of strings") }
+        guard argv[0].hasPrefix("/") else { return invalid("argv[0] must be an absolute path, not \"\(argv[0])\"") }
+        guard allowed.contains(where: { fnmatch($0, argv[0], FNM_PATHNAME) == 0 }) else {
+            return .failure(ErrInfo(
+                code: "exec_not_allowed", message: "process.run: \(argv[0]) is not allowed; start the worker with --allow-exec \(argv[0])",
+                retryable: false))
+        }
+        var environment: [Environment.Key: String?] = [
+            "PLANQ_JOB_ID": String(context.jobID), "PLANQ_STEP_ID": context.stepKey, "PLANQ_ATTEMPT": String(context.attempt),
+            "PLANQ_IDEMPOTENCY_KEY": context.idempotencyKey,
+        ]
+        if let env = members["env"] {
+            guard let pairs = env.objectValue, pairs.values.allSatisfy({ $0.stringValue != nil }) else {
+                return invalid("env must be an object of strings")
+            }
+            for (name, value) in pairs { environment[Environment.Key(stringLiteral: name)] = value.stringValue }
+        }
+        let cwd = members["cwd"]?.stringValue
+        let stdin = members["stdin"]?.stringValue ?? ""
+        var options = PlatformOptions()
+        options.createSession = true
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
+        let cap = outputCap
+        do {
+            let result = try await Subprocess.run(
+                .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
+                environment: .inherit.updating(environment), workingDirectory: cwd.map { FilePath($0) },
+                platformOptions: options, input: .string(stdin), output: .sequence, error: .sequence
+            ) { execution in
+                async let output = Self.collect(execution.standardOutput, cap: cap)
+                async let errors = Self.collect(execution.standardError, cap: cap)
+                return try await (output, errors)
+            }
+            if Task.isCancelled { return .failure(.cancelled) }
+            let (output, errors) = result.closureResult
+            var value: [String: JSONValue] = ["stdout": .string(output.text), "stderr": .string(errors.text)]
+            if output.truncated || errors.truncated { value["truncated"] = true }
+            switch result.terminationStatus {
+            case .exited(0):
+                value["exit_code"] = 0
+                return .success(.object(value))
+            case .exited(let code):
+                value["exit_code"] = .integer(Int64(code))
+                return .failure(ErrInfo(code: "exit_status", message: "\(argv[0]) exited with status \(code)", retryable: true, details: .object(value)))
+            case .signaled(let signal):
+                value["signal"] = .integer(Int64(signal))
+                return .failure(ErrInfo(code: "exit_status", message: "\(argv[0]) was killed by signal \(signal)", retryable: true, details: .object(value)))
+            }
+        } catch {
+            if Task.isCancelled { return .failure(.cancelled) }
+            return .failure(ErrInfo(code: "exec_failed", message: "process.run: cannot run \(argv[0]): \(error)", retryable: false))
+        }
+    }
+
+    /// Reads a stream to its end, keeping the first `cap` bytes.
+    static func collect(_ stream: SubprocessOutputSequence, cap: Int) async throws -> (text: String, truncated: Bool) {
+        var bytes: [UInt8] = []
+        var truncated = false
+        for try await buffer in stream {
+            buffer.withUnsafeBytes { raw in
+                let room = cap - bytes.count
+                if raw.count > room { truncated = true }
+                bytes.append(contentsOf: raw.prefix(max(0, room)))
+            }
+        }
+        return (String(decoding: bytes, as: UTF8.self), truncated)
+    }
+}
