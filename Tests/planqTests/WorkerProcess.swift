@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+
+/// A `planq worker` running as a real process; its stderr goes to a log file in the workspace.
+final class WorkerProcess {
+    let process = Process()
+    let logPath: String
+
+    init(_ workspace: Workspace, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
+        logPath = workspace.folder.appendingPathComponent("worker-\(UUID().uuidString.prefix(8)).log").path
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = Planq.binary
+        process.arguments = ["worker", "--db", workspace.db] + arguments
+        process.currentDirectoryURL = Planq.repository
+        var env = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { env[key] = nil }
+        process.environment = env.merging(environment) { _, new in new }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits up to `timeout` for the process to exit; its status, or `nil` if it is still running.
+    func waitForExit(timeout: Duration = .seconds(60)) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline { return nil }
+            usleep(10_000)
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; whether it held.
+func eventually(timeout: Duration = .seconds(30), _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        usleep(10_000)
+    }
+    return try condition()
+}
+
+extension Workspace {
+    /// The text of a file in the workspace, or "" when it does not exist.
+    func read(_ name: String) -> String {
+        (try? String(contentsOfFile: folder.appendingPathComponent(name).path, encoding: .utf8)) ?? ""
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    /// Enqueues `plan` and returns its id.
+    @discardableResult
+    func enqueue(_ plan: String, _ extra: String...) throws -> Int64 {
+        let outcome = try Planq.run(["enqueue", "-", "--db", db] + extra, input: plan)
+        precondition(outcome.status == 0, outcome.stderr)
+        return Int64(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
+    }
+
+    func state(_ id: Int64) throws -> String {
+        try sqlite3("SELECT state FROM jobs WHERE id = \(id)").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A `process.run` step running `script` with `/bin/sh -c`, as plan JSON.
+func shellStep(_ id: String, _ script: String, extra: String = "") -> String {
+    let escaped = script.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    return #"{"id":"\#(id)","call":"process.run","input":{"argv":["/bin/sh","-c","\#(escaped)"]}\#(extra)}"#
+}
+
+/// A plan document with these steps (JSON texts) and extra top-level members (`,"key":...`).
+func planJSON(_ steps: [String], _ extra: String = "") -> String {
+    #"{"version":1,"steps":["# + steps.joined(separator: ",") + "]" + extra + "}"
+}
