@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "PlanStoreTests", dependencies: ["PlanStore", "CSQLite"], swiftSettings: strict),
         .testTarget(
             name: "PlanWorkerTests",
-            dependencies: ["PlanWorker", "PlanCore"],
+            dependencies: ["PlanWorker", "PlanCore", "PlanStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "planqTests", dependencies: ["planq", "PlanCore", "PlanStore"], swiftSettings: strict),

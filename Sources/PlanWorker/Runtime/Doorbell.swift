@@ -23,13 +23,22 @@ final class Doorbell: Sendable {
         waiter?.resume()
     }
 
-    /// Returns when rung (at once if rung since the last wait), after `timeout`, or on cancellation.
-    func wait<C: Clock>(upTo timeout: Duration, clock: C) async where C.Duration == Duration {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForRing() }
-            group.addTask { try? await clock.sleep(for: timeout) }
-            await group.next()
+    /// Returns when rung (at once if rung since the last wait), after `timeout`, or on cancellation;
+    /// `true` when it was rung.
+    @discardableResult
+    func wait<C: Clock>(upTo timeout: Duration, clock: C) async -> Bool where C.Duration == Duration {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.waitForRing()
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await clock.sleep(for: timeout)
+                return false
+            }
+            let rung = await group.next() ?? false
             group.cancelAll()
+            return rung
         }
     }
 

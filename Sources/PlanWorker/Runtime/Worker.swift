@@ -63,6 +63,7 @@ public final class Worker: Service {
         var allocator = SlotAllocator()
         var lastRecovery = clock.now - .seconds(3600)
         var lastWatchdog = clock.now
+        var lastRing = clock.now
         notifier.notify("WATCHDOG=1")
         while !isStopping {
             let now = clock.now
@@ -83,7 +84,11 @@ public final class Worker: Service {
                 return
             }
             if !claimed.isEmpty { continue }
-            await doorbell.wait(upTo: waitTime(clock: clock, lastWatchdog: lastWatchdog), clock: clock)
+            var wait = waitTime(clock: clock, lastWatchdog: lastWatchdog)
+            // inotify sees a commit's WAL write, but the commit becomes visible a moment later (the
+            // shared-memory index has no file events): look again briefly after every change.
+            if clock.now - lastRing < .milliseconds(250) { wait = min(wait, .milliseconds(3)) }
+            if await doorbell.wait(upTo: wait, clock: clock) { lastRing = clock.now }
         }
     }
 
