@@ -1,7 +1,18 @@
-# planq — the README's two commands are `make demo` and `make test`.
+# planq. The README's two commands are `make demo` and `make test`; `make install` and
+# `make uninstall` put planq on a machine (DESTDIR and PREFIX respected, for packagers).
 SWIFT ?= swift
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= /etc/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+BASHCOMPDIR ?= /usr/share/bash-completion/completions
+ZSHCOMPDIR ?= /usr/share/zsh/site-functions
+FISHCOMPDIR ?= /usr/share/fish/vendor_completions.d
+RELEASE_BUILD = .build-release
+UNITS = planq-worker.service planq-worker@.service planq-prune.service planq-prune.timer
 
-.PHONY: deps build test demo clean
+.PHONY: deps build release test demo install uninstall clean
 
 deps:
 	scripts/install-deps
@@ -9,13 +20,47 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## Build and pass every test.
+## Build and pass every test: the Swift tests, then the systemd units and the install command.
 test: deps
 	$(SWIFT) test --disable-xctest
+	scripts/check-systemd
 
 ## Build planq and run its main job end to end on the sample plans in Examples/.
 demo: build
 	scripts/demo
 
+## A release binary with the Swift runtime linked in: it needs only libsqlite3 and libc on the target.
+release:
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(RELEASE_BUILD)
+
+## Install the binary, the systemd units (ExecStart pointing at BINDIR), the sysusers file and shell
+## completions. As root on a live system it also creates the planq user and reloads systemd.
+install: release
+	install -Dm755 -s $(RELEASE_BUILD)/release/planq $(DESTDIR)$(BINDIR)/planq
+	for unit in $(UNITS); do \
+		sed 's|/usr/local/bin/planq|$(BINDIR)/planq|g' systemd/$$unit > systemd/.$$unit.tmp && \
+		install -Dm644 systemd/.$$unit.tmp $(DESTDIR)$(UNITDIR)/$$unit && rm systemd/.$$unit.tmp || exit 1; \
+	done
+	install -Dm644 systemd/planq.sysusers $(DESTDIR)$(SYSUSERSDIR)/planq.conf
+	mkdir -p $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(RELEASE_BUILD)/release/planq --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/planq
+	$(RELEASE_BUILD)/release/planq --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_planq
+	$(RELEASE_BUILD)/release/planq --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/planq.fish
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		systemd-sysusers $(SYSUSERSDIR)/planq.conf 2>/dev/null || \
+			getent passwd planq >/dev/null || useradd --system --user-group --home-dir /var/lib/planq --shell /usr/sbin/nologin planq; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+## Remove what install put in place (the database in /var/lib/planq and the planq user stay).
+uninstall:
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		systemctl disable --now planq-worker.service planq-prune.timer 2>/dev/null || true; \
+	fi
+	rm -f $(DESTDIR)$(BINDIR)/planq $(DESTDIR)$(SYSUSERSDIR)/planq.conf
+	for unit in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$unit; done
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/planq $(DESTDIR)$(ZSHCOMPDIR)/_planq $(DESTDIR)$(FISHCOMPDIR)/planq.fish
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
 clean:
-	rm -rf .build demo.db demo.db-wal demo.db-shm
+	rm -rf .build $(RELEASE_BUILD) demo.db demo.db-wal demo.db-shm

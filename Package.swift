@@ -75,7 +75,7 @@ let package = Package(
             dependencies: ["PlanWorker", "PlanCore", "PlanStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "planqTests", dependencies: ["planq", "PlanCore", "PlanStore"], swiftSettings: strict),
+        .testTarget(name: "planqTests", dependencies: ["planq", "PlanCore", "PlanStore"], exclude: ["Fixtures"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,7 +22,9 @@ struct WorkerCommand: AsyncParsableCommand {
     var concurrency = 4
     @Option(name: .customLong("queue"), help: ArgumentHelp("A queue and its limit of running jobs, NAME=LIMIT; repeatable.", valueName: "name=limit"))
     var queueLimits: [String] = []
-    @Option(help: ArgumentHelp("Only claim from these queues (comma-separated); default: every queue, or those given with --queue.", valueName: "a,b"))
+    @Option(help: ArgumentHelp(
+        "Only claim from these queues, separated by ',' or ':' (for systemd instance names); default: every queue, or those given with --queue.",
+        valueName: "a,b"))
     var queues: String?
     @Option(help: "How long a claim holds a job; heartbeats renew it.")
     var lease = "30s"
@@ -68,17 +70,22 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = Logger(label: "planq.worker")
         let store = try database.open(create: true)
         let limits = try parsedLimits()
-        let named = queues.map { $0.split(separator: ",").map(String.init) } ?? (limits.isEmpty ? nil : Array(limits.keys))
+        let named = queues.map { $0.split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init) }
+            ?? (limits.isEmpty ? nil : Array(limits.keys))
         let configuration = WorkerConfiguration(
             concurrency: concurrency, queueLimits: limits, queues: named, lease: PlanDuration(lease)!.duration,
             grace: PlanDuration(grace)!.duration, drain: drain)
         let worker = Worker(
             store: store, registry: Builtins.registry(allowExec: allowExec), configuration: configuration, logger: logger,
             notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment))
-        let group = ServiceGroup(configuration: .init(
+        var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        // Past the grace, handing leases back takes moments; past this, the worker cancels everything
+        // and exits (systemd's TimeoutStopSec must be longer still).
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.grace + .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
     }
 }
