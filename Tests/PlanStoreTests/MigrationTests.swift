@@ -53,10 +53,12 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: database.path))
     }
 
-    @Test(arguments: [(false, 0o600), (true, 0o660)])
-    func newFilesAreNeverReadableByOthers(groupWritable: Bool, mode: Int) throws {
+    /// The modes hold whatever the umask: a permissive one does not widen them, a strict one does
+    /// not narrow the group's access (operators' umasks vary).
+    @Test(arguments: [(false, 0o600, 0), (true, 0o660, 0o077)])
+    func newFilesAreNeverReadableByOthers(groupWritable: Bool, mode: Int, mask: Int) throws {
         let database = TemporaryDatabase()
-        let previous = umask(0)
+        let previous = umask(mode_t(mask))
         defer { umask(previous) }
         let store = try database.open(groupWritable: groupWritable)
         _ = try store.enqueue([samplePlan(key: "k")])
