@@ -2,46 +2,62 @@ import ArgumentParser
 import Foundation
 import PlanCore
 import PlanStore
+import PlanWorker
 
-/// Measures planq on this machine.
-struct Bench: ParsableCommand {
+/// Measures planq on this machine against SQLite's own limit.
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure planq on a temporary database with production pragmas.",
-        discussion: "Today: claim+finish cycles per second without history and with --history finished jobs in the table.")
+        abstract: "Measure planq against SQLite's own limit, in one run, on temporary databases with production's pragmas.",
+        discussion: """
+            Figures: baseline_insert_per_s and baseline_cycle_per_s (raw SQLite: a job-sized INSERT per transaction; \
+            a claim transaction plus a finish transaction), enqueue_per_s (one plan per transaction), enqueue_batch_per_s \
+            (1,000 per transaction), jobs_per_s_c1 and jobs_per_s_c16 (single-step echo jobs through an in-process worker), \
+            steps_per_s_5step, wakeup_p50_ms and wakeup_p99_ms (enqueue by another connection to the first step's start), \
+            backlog_1m_vs_10k (claim+finish rate with --backlog pending jobs over the rate with 10,000), peak_rss_mib \
+            (a worker running on that backlog), history_100k_vs_0 (claim+finish rate with 100,000 finished jobs over none).
+            """)
 
-    @Option(help: "Finished jobs in the history case.")
-    var history = 100_000
-    @Option(help: "Claim+finish cycles measured in each case.")
-    var cycles = 2000
-    @Option(help: "synchronous pragma: full (production default) or normal.")
+    @Option(help: "full (production default) or normal.")
     var synchronous: Durability = .full
+    @Option(help: "Jobs (and transactions) per figure.")
+    var jobs = 2000
+    @Option(help: "Pending jobs in the large backlog.")
+    var backlog = 1_000_000
+    @Option(help: "Enqueue-to-start samples.")
+    var wakeups = 200
+    @Option(help: "Finished jobs in the history figure.")
+    var history = 100_000
     @OptionGroup var output: OutputOption
 
     func validate() throws {
-        guard history >= 0, cycles > 0 else { throw ValidationError("--history must be 0 or more, --cycles above 0") }
+        guard jobs >= 10, backlog >= 10, wakeups >= 1, history >= 0 else {
+            throw ValidationError("--jobs and --backlog must be at least 10, --wakeups at least 1")
+        }
     }
 
-    func run() throws {
+    func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let figures = try Console.run {
-            try ClaimHistoryBenchmark(folder: folder.path, history: history, cycles: cycles, durability: synchronous).run()
-        }
+        let benchmark = Benchmark(
+            .init(folder: folder.path, durability: synchronous, jobs: jobs, wakeups: wakeups, backlog: backlog,
+                  smallBacklog: min(10_000, backlog), history: history),
+            report: { line in if !output.json { FileHandle.standardError.write(Data("measured \(line)\n".utf8)) } })
+        let figures = try await Console.run { () async throws -> [(key: String, value: Double)] in try await benchmark.run() }
         if output.json {
-            Console.printJSON([
-                "synchronous": .string(synchronous.rawValue), "history_jobs": .integer(Int64(history)),
-                "claim_cycle_per_s_empty": .number(figures.cyclesPerSecondEmpty.rounded()),
-                "claim_cycle_per_s_history": .number(figures.cyclesPerSecondWithHistory.rounded()),
-                "claim_history_ratio": .number((figures.ratio * 1000).rounded() / 1000),
-            ])
+            var members: [String: JSONValue] = ["synchronous": .string(synchronous.rawValue)]
+            for (key, value) in figures { members[key] = .number((value * 1000).rounded() / 1000) }
+            Console.printJSON(.object(members))
             return
         }
-        print(Table.render(header: ["FIGURE", "VALUE"], rows: [
-            ["synchronous", synchronous.rawValue],
-            ["claim+finish cycles/s, no history", String(Int(figures.cyclesPerSecondEmpty))],
-            ["claim+finish cycles/s, \(history) finished jobs", String(Int(figures.cyclesPerSecondWithHistory))],
-            ["ratio (1 = history costs nothing)", String(format: "%.3f", figures.ratio)],
-        ]))
+        let values = Dictionary(uniqueKeysWithValues: figures.map { ($0.key, $0.value) })
+        let ratios: [String: String] = [
+            "enqueue_per_s": "baseline_insert_per_s", "enqueue_batch_per_s": "baseline_insert_per_s",
+            "jobs_per_s_c1": "baseline_cycle_per_s", "jobs_per_s_c16": "baseline_cycle_per_s", "steps_per_s_5step": "baseline_cycle_per_s",
+        ]
+        print(Table.render(header: ["FIGURE", "VALUE", "RATIO TO BASELINE"], rows: [["synchronous", synchronous.rawValue, ""]] + figures.map { figure in
+            let ratio = ratios[figure.key].flatMap { values[$0] }.map { String(format: "%.2f × %@", figure.value / $0, ratios[figure.key]!) } ?? ""
+            return [figure.key, String(format: figure.value >= 100 ? "%.0f" : "%.2f", figure.value), ratio]
+        }))
     }
 }

@@ -25,6 +25,16 @@ enum Console {
         }
     }
 
+    /// `run` for async work.
+    static func run<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            complain(error.description)
+            throw exitCode(for: error)
+        }
+    }
+
     static func exitCode(for error: StoreError) -> ExitCode {
         switch error {
         case .databaseMissing: ExitStatus.unavailable

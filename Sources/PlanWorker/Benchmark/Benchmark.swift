@@ -1,0 +1,220 @@
+import Glibc
+import Logging
+import PlanCore
+import PlanStore
+import Synchronization
+
+/// `planq bench`: planq's throughput, latency and memory, each next to SQLite's own limit measured
+/// in the same run with the same pragmas, on temporary databases in `folder`.
+public struct Benchmark: Sendable {
+    public struct Configuration: Sendable {
+        public var folder: String
+        public var durability: Durability
+        /// Jobs per end-to-end run (and transactions per baseline and enqueue figure).
+        public var jobs: Int
+        public var wakeups: Int
+        public var backlog: Int
+        public var smallBacklog: Int
+        public var history: Int
+
+        public init(folder: String, durability: Durability, jobs: Int = 2000, wakeups: Int = 200, backlog: Int = 1_000_000,
+                    smallBacklog: Int = 10_000, history: Int = 100_000) {
+            self.folder = folder
+            self.durability = durability
+            self.jobs = jobs
+            self.wakeups = wakeups
+            self.backlog = backlog
+            self.smallBacklog = smallBacklog
+            self.history = history
+        }
+    }
+
+    public let configuration: Configuration
+    private let report: @Sendable (String) -> Void
+
+    public init(_ configuration: Configuration, report: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.report = report
+    }
+
+    /// Runs every measurement; the figures by their `--json` keys.
+    public func run() async throws -> [(key: String, value: Double)] {
+        var figures: [(String, Double)] = []
+        func add(_ key: String, _ value: Double) {
+            figures.append((key, value))
+            report("\(key) \(value)")
+        }
+        let jobs = configuration.jobs
+        let row = Self.plan(key: "row", steps: 1).canonicalText
+        let baseline = SQLiteBaseline(path: path("baseline.db"), durability: configuration.durability)
+        add("baseline_insert_per_s", try baseline.insertsPerSecond(count: jobs, row: row))
+        add("baseline_cycle_per_s", try baseline.cyclesPerSecond(count: jobs, row: row))
+        add("enqueue_per_s", try enqueueRate(batch: 1, total: jobs))
+        add("enqueue_batch_per_s", try enqueueRate(batch: 1000, total: max(jobs * 10, 1000)))
+        add("jobs_per_s_c1", try await workerRate(jobs: jobs, steps: 1, concurrency: 1))
+        add("jobs_per_s_c16", try await workerRate(jobs: jobs, steps: 1, concurrency: 16))
+        add("steps_per_s_5step", try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5)
+        let (p50, p99) = try await wakeups()
+        add("wakeup_p50_ms", p50)
+        add("wakeup_p99_ms", p99)
+        let small = try cycleRate(pending: configuration.smallBacklog, name: "backlog-small.db")
+        let (large, rss) = try await backlog()
+        add("backlog_1m_vs_10k", large / small)
+        add("peak_rss_mib", rss)
+        let history = try ClaimHistoryBenchmark(folder: configuration.folder, history: configuration.history, cycles: jobs,
+                                                durability: configuration.durability).run()
+        add("history_100k_vs_0", history.ratio)
+        return figures
+    }
+
+    private func path(_ name: String) -> String { "\(configuration.folder)/\(name)" }
+
+    private func freshStore(_ name: String) throws -> JobStore {
+        for suffix in ["", "-wal", "-shm"] { unlink(path(name) + suffix) }
+        return try JobStore(StoreOptions(path: path(name), create: true, durability: configuration.durability))
+    }
+
+    static func plan(key: String, steps: Int, call: String = "echo") -> PlanDescription {
+        let list = (0..<steps).map { #"{"id":"s\#($0)","call":"\#(call)","input":{"n":\#($0),"text":"hello"}}"# }.joined(separator: ",")
+        let text = #"{"version":1,"idempotency_key":"\#(key)","input":{"user":42},"steps":[\#(list)]}"#
+        return try! PlanDescription.decode(Array(text.utf8), newKey: { key })
+    }
+
+    /// Plans through the store API, `batch` per transaction, per second.
+    private func enqueueRate(batch: Int, total: Int) throws -> Double {
+        let store = try freshStore("enqueue-\(batch).db")
+        let template = Self.plan(key: "x", steps: 1)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var next = 0
+        while next < total {
+            let plans = (next..<min(total, next + batch)).map { index -> PlanDescription in
+                var plan = template
+                plan.idempotencyKey = "e\(index)"
+                return plan
+            }
+            _ = try store.enqueue(plans)
+            next += plans.count
+        }
+        return Double(total) / (clock.now - started).seconds
+    }
+
+    private func fill(_ store: JobStore, count: Int, steps: Int, call: String = "echo") throws {
+        let template = Self.plan(key: "x", steps: steps, call: call)
+        var next = 0
+        while next < count {
+            let plans = (next..<min(count, next + 1000)).map { index -> PlanDescription in
+                var plan = template
+                plan.idempotencyKey = "j\(index)"
+                return plan
+            }
+            _ = try store.enqueue(plans)
+            next += plans.count
+        }
+    }
+
+    private static let quiet: Logger = {
+        var logger = Logger(label: "planq.bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// Jobs per second through an in-process worker with full journaling and events, until drained.
+    private func workerRate(jobs: Int, steps: Int, concurrency: Int) async throws -> Double {
+        let store = try freshStore("e2e-\(steps)-\(concurrency).db")
+        try fill(store, count: jobs, steps: steps)
+        let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
+                            configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Self.quiet)
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await worker.run()
+        return Double(jobs) / (clock.now - started).seconds
+    }
+
+    /// Enqueue by another connection → the first step's start, p50 and p99 in milliseconds, the worker idle in between.
+    private func wakeups() async throws -> (Double, Double) {
+        let store = try freshStore("wakeup.db")
+        let producer = try JobStore(StoreOptions(path: path("wakeup.db"), create: false, durability: configuration.durability))
+        let arrivals = Mutex<[String: ContinuousClock.Instant]>([:])
+        var registry = Builtins.registry(allowExec: [])
+        registry.register(Capability("bench.mark") { _, context in
+            arrivals.withLock { $0[context.idempotencyKey] = .now }
+            return .success(.null)
+        })
+        let worker = Worker(store: store, registry: registry, configuration: WorkerConfiguration(concurrency: 4), logger: Self.quiet)
+        let running = Task { try await worker.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        var latencies: [Double] = []
+        let template = Self.plan(key: "x", steps: 1, call: "bench.mark")
+        for index in 0..<configuration.wakeups {
+            var plan = template
+            plan.idempotencyKey = "w\(index)"
+            try await Task.sleep(for: .milliseconds(20))
+            let sent = ContinuousClock.now
+            _ = try producer.enqueue([plan])
+            let key = "w\(index)/s0"
+            let deadline = sent + .seconds(5)
+            while arrivals.withLock({ $0[key] }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .microseconds(200)) }
+            let arrived = arrivals.withLock { $0[key] } ?? deadline
+            latencies.append((arrived - sent).seconds * 1000)
+        }
+        running.cancel()
+        _ = try? await running.value
+        latencies.sort()
+        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)] }
+        return ((percentile(0.5) * 100).rounded() / 100, (percentile(0.99) * 100).rounded() / 100)
+    }
+
+    /// Claim+finish cycles per second through the store, with `pending` jobs waiting.
+    private func cycleRate(pending: Int, name: String) throws -> Double {
+        let store = try freshStore(name)
+        try fill(store, count: pending, steps: 1)
+        return try cycles(store, count: min(configuration.jobs, pending))
+    }
+
+    private func cycles(_ store: JobStore, count: Int) throws -> Double {
+        let owner = LeaseOwner.current()
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<count {
+            guard let job = try store.claim([("default", 1)], owner: owner, lease: .seconds(60)).first else { break }
+            try store.finish(jobID: job.id, token: job.token, .succeeded(["n": 1]))
+        }
+        return Double(count) / (clock.now - started).seconds
+    }
+
+    /// The cycle rate with the large backlog, and the peak RSS (MiB) of a worker running on it for a while.
+    private func backlog() async throws -> (Double, Double) {
+        let store = try freshStore("backlog-large.db")
+        try fill(store, count: configuration.backlog, steps: 1)
+        let rate = try cycles(store, count: min(configuration.jobs, configuration.backlog))
+        Self.resetPeakRSS()
+        let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
+                            configuration: WorkerConfiguration(concurrency: 16), logger: Self.quiet)
+        let running = Task { try await worker.run() }
+        try await Task.sleep(for: .seconds(3))
+        running.cancel()
+        _ = try? await running.value
+        return (rate, Self.peakRSSMiB())
+    }
+
+    static func resetPeakRSS() {
+        guard let file = fopen("/proc/self/clear_refs", "w") else { return }
+        fputs("5", file)
+        fclose(file)
+    }
+
+    static func peakRSSMiB() -> Double {
+        guard let file = fopen("/proc/self/status", "r") else { return 0 }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            if text.hasPrefix("VmHWM:") {
+                let kib = Double(text.split(separator: " ").dropFirst().first.map(String.init) ?? "0") ?? 0
+                return (kib / 1024 * 10).rounded() / 10
+            }
+        }
+        return 0
+    }
+}
