@@ -13,14 +13,18 @@ public struct StoreOptions: Sendable {
     public var durability: Durability
     /// How long a statement waits for a lock before failing with a busy error.
     public var busyTimeout: Duration
+    /// Pack concurrent writes from many threads into shared transactions (the worker's mode):
+    /// each still commits before its call returns, but one fsync serves many.
+    public var groupCommit: Bool
 
     public init(path: String, create: Bool, groupWritable: Bool = false, durability: Durability = .full,
-                busyTimeout: Duration = .seconds(5)) {
+                busyTimeout: Duration = .seconds(5), groupCommit: Bool = false) {
         self.path = path
         self.create = create
         self.groupWritable = groupWritable
         self.durability = durability
         self.busyTimeout = busyTimeout
+        self.groupCommit = groupCommit
     }
 }
 
@@ -31,6 +35,7 @@ public struct StoreOptions: Sendable {
 /// `StoreError.leaseLost` once the job's `lease_token` moved on.
 public final class JobStore: Sendable {
     let connection: SerialConnection
+    let committer: GroupCommitter?
     public let path: String
 
     /// Opens (and with `options.create`, creates and migrates) the database.
@@ -43,7 +48,9 @@ public final class JobStore: Sendable {
                 path: options.path, create: options.create, groupWritable: options.groupWritable,
                 durability: options.durability, busyTimeoutMilliseconds: milliseconds)
             if options.create { try Migrator(connection: connection, files: Migrations.files).migrate(now: now) }
-            self.connection = SerialConnection(connection)
+            let serial = SerialConnection(connection)
+            self.connection = serial
+            committer = options.groupCommit ? GroupCommitter(connection: serial) : nil
         } catch {
             throw Self.storeError(error)
         }
@@ -66,9 +73,20 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
+    deinit { committer?.stop() }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
+    /// (in a savepoint of its own); returns once that transaction committed.
     func write<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
-        try read { connection in try connection.writeTransaction { try body(connection) } }
+        if let committer {
+            do {
+                // submit returns only after body ran, so it does not really escape.
+                return try withoutActuallyEscaping(body) { body in try committer.submit(body) }
+            } catch {
+                throw Self.storeError(error)
+            }
+        }
+        return try read { connection in try connection.writeTransaction { try body(connection) } }
     }
 
     /// The migrations this binary carries, and when each was applied.

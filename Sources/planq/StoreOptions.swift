@@ -15,10 +15,12 @@ struct DatabaseOption: ParsableArguments {
         valueName: "full|normal"))
     var synchronous: Durability = ProcessInfo.processInfo.environment["PLANQ_SYNCHRONOUS"].flatMap(Durability.init(rawValue:)) ?? .full
 
-    /// Opens the store; `create` makes the file and applies pending migrations.
-    func open(create: Bool) throws -> JobStore {
+    /// Opens the store; `create` makes the file and applies pending migrations; `groupCommit` packs
+    /// concurrent writes into shared transactions (the worker).
+    func open(create: Bool, groupCommit: Bool = false) throws -> JobStore {
         try Console.run {
-            try JobStore(StoreOptions(path: path, create: create, groupWritable: groupWritable, durability: synchronous))
+            try JobStore(StoreOptions(path: path, create: create, groupWritable: groupWritable, durability: synchronous,
+                                      groupCommit: groupCommit))
         }
     }
 }

@@ -68,7 +68,7 @@ struct WorkerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "planq.worker")
-        let store = try database.open(create: true)
+        let store = try database.open(create: true, groupCommit: true)
         let limits = try parsedLimits()
         let named = queues.map { $0.split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init) }
             ?? (limits.isEmpty ? nil : Array(limits.keys))

@@ -69,9 +69,10 @@ public struct Benchmark: Sendable {
 
     private func path(_ name: String) -> String { "\(configuration.folder)/\(name)" }
 
-    private func freshStore(_ name: String) throws -> JobStore {
+    /// A new database; `groupCommit` as the worker opens it.
+    private func freshStore(_ name: String, groupCommit: Bool = false) throws -> JobStore {
         for suffix in ["", "-wal", "-shm"] { unlink(path(name) + suffix) }
-        return try JobStore(StoreOptions(path: path(name), create: true, durability: configuration.durability))
+        return try JobStore(StoreOptions(path: path(name), create: true, durability: configuration.durability, groupCommit: groupCommit))
     }
 
     static func plan(key: String, steps: Int, call: String = "echo") -> PlanDescription {
@@ -121,7 +122,7 @@ public struct Benchmark: Sendable {
 
     /// Jobs per second through an in-process worker with full journaling and events, until drained.
     private func workerRate(jobs: Int, steps: Int, concurrency: Int) async throws -> Double {
-        let store = try freshStore("e2e-\(steps)-\(concurrency).db")
+        let store = try freshStore("e2e-\(steps)-\(concurrency).db", groupCommit: true)
         try fill(store, count: jobs, steps: steps)
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
                             configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Self.quiet)
@@ -133,7 +134,7 @@ public struct Benchmark: Sendable {
 
     /// Enqueue by another connection → the first step's start, p50 and p99 in milliseconds, the worker idle in between.
     private func wakeups() async throws -> (Double, Double) {
-        let store = try freshStore("wakeup.db")
+        let store = try freshStore("wakeup.db", groupCommit: true)
         let producer = try JobStore(StoreOptions(path: path("wakeup.db"), create: false, durability: configuration.durability))
         let arrivals = Mutex<[String: ContinuousClock.Instant]>([:])
         var registry = Builtins.registry(allowExec: [])

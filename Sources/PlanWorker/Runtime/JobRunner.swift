@@ -21,9 +21,10 @@ struct JobRunner: Sendable {
             log: { message, metadata in stepLogger.info("\(message)", metadata: metadata.mapValues { .string($0) }) }
         ).plan()
         let outcome = await Self.perform(plan, until: stop)
+        // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
+        let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil)
         do {
-            // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
-            try record(outcome, of: job, stop: stop.reason ?? (Task.isCancelled ? .shutdown : nil), logger: logger)
+            try await offload { [self, logger] in try record(outcome, of: job, stop: reason, logger: logger) }
         } catch {
             logger.warning("job outcome not recorded", metadata: ["error": "\(error)"])
         }

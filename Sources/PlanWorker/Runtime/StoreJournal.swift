@@ -10,14 +10,12 @@ struct StoreJournal: Journal {
     let logger: Logger
 
     func record(of stepKey: String) async -> Result<StepRecord, ErrInfo> {
-        Result { () throws(StoreError) in try store.stepRecord(jobID: jobID, stepKey: stepKey) }.mapError(Self.errInfo)
+        await call { [store, jobID] in try store.stepRecord(jobID: jobID, stepKey: stepKey) }
     }
 
     func begin(_ stepKey: String, attempt: Int) async -> Result<Void, ErrInfo> {
         logger.info("step started", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
-        return Result { () throws(StoreError) in
-            try store.beginStep(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt)
-        }.mapError(Self.errInfo)
+        return await call { [store, jobID, token] in try store.beginStep(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt) }
     }
 
     func finish(_ stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>) async -> Result<Void, ErrInfo> {
@@ -29,9 +27,20 @@ struct StoreJournal: Journal {
                 "step.id": "\(stepKey)", "attempt": "\(attempt)", "error.code": "\(error.code)", "error.message": "\(error.message)",
             ])
         }
-        return Result { () throws(StoreError) in
+        return await call { [store, jobID, token] in
             try store.finishStep(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt, outcome: outcome)
-        }.mapError(Self.errInfo)
+        }
+    }
+
+    /// Runs a store call off the cooperative pool; its `StoreError` as the run's `ErrInfo`.
+    private func call<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async -> Result<T, ErrInfo> {
+        do {
+            return .success(try await offload(body))
+        } catch let error as StoreError {
+            return .failure(Self.errInfo(error))
+        } catch {
+            return .failure(ErrInfo(code: "store_error", message: "\(error)", retryable: true))
+        }
     }
 
     /// A store failure as the error that ends the run: `lease_lost` when fenced out.
