@@ -46,14 +46,7 @@ public struct ClaimHistoryBenchmark: Sendable {
                 plans.removeAll()
             }
         }
-        let owner = LeaseOwner.current()
-        let clock = ContinuousClock()
-        let started = clock.now
-        for _ in 0..<cycles {
-            guard let job = try store.claim([("default", 1)], owner: owner, lease: .seconds(60)).first else { break }
-            try store.finish(jobID: job.id, token: job.token, .succeeded(["n": 1]))
-        }
-        return Double(cycles) / (clock.now - started).seconds
+        return try store.claimFinishCyclesPerSecond(count: cycles)
     }
 
     /// Writes `count` succeeded jobs with their rows, in one transaction.
@@ -75,5 +68,20 @@ public struct ClaimHistoryBenchmark: Sendable {
                 """)
         }
         try store.read { try $0.execute("ANALYZE") }
+    }
+}
+
+extension JobStore {
+    /// Claims and finishes up to `count` jobs of the `default` queue one at a time, one transaction
+    /// each; how many cycles per second that made.
+    public func claimFinishCyclesPerSecond(count: Int) throws(StoreError) -> Double {
+        let owner = LeaseOwner.current()
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<count {
+            guard let job = try claim([("default", 1)], owner: owner, lease: .seconds(60)).first else { break }
+            try finish(jobID: job.id, token: job.token, .succeeded(["n": 1]))
+        }
+        return Double(count) / (clock.now - started).seconds
     }
 }

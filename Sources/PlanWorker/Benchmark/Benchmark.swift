@@ -170,25 +170,14 @@ public struct Benchmark: Sendable {
     private func cycleRate(pending: Int, name: String) throws -> Double {
         let store = try freshStore(name)
         try fill(store, count: pending, steps: 1)
-        return try cycles(store, count: min(configuration.jobs, pending))
-    }
-
-    private func cycles(_ store: JobStore, count: Int) throws -> Double {
-        let owner = LeaseOwner.current()
-        let clock = ContinuousClock()
-        let started = clock.now
-        for _ in 0..<count {
-            guard let job = try store.claim([("default", 1)], owner: owner, lease: .seconds(60)).first else { break }
-            try store.finish(jobID: job.id, token: job.token, .succeeded(["n": 1]))
-        }
-        return Double(count) / (clock.now - started).seconds
+        return try store.claimFinishCyclesPerSecond(count: min(configuration.jobs, pending))
     }
 
     /// The cycle rate with the large backlog, and the peak RSS (MiB) of a worker running on it for a while.
     private func backlog() async throws -> (Double, Double) {
         let store = try freshStore("backlog-large.db")
         try fill(store, count: configuration.backlog, steps: 1)
-        let rate = try cycles(store, count: min(configuration.jobs, configuration.backlog))
+        let rate = try store.claimFinishCyclesPerSecond(count: min(configuration.jobs, configuration.backlog))
         Self.resetPeakRSS()
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
                             configuration: WorkerConfiguration(concurrency: 16), logger: Self.quiet)
