@@ -24,6 +24,11 @@ public struct ErrInfo: Error, Sendable, Hashable, CustomStringConvertible {
         ErrInfo(code: "timeout", message: "timed out after \(PlanDuration(limit).text)", retryable: true)
     }
 
+    /// Input that can never work (not retryable): a bad value, a pointer that finds nothing.
+    public static func invalidInput(_ message: String) -> ErrInfo {
+        ErrInfo(code: "invalid_input", message: message, retryable: false)
+    }
+
     /// The error of work that was cancelled before it finished.
     public static let cancelled = ErrInfo(code: "cancelled", message: "cancelled", retryable: false)
 

@@ -57,8 +57,8 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
 
     private func fanOut(_ step: PlanStep, over each: Template, earlier: [String: JSONValue]) -> AsyncPlan<[JSONValue]> {
         let elements = each.resolve(outputs: earlier, input: description.input, item: nil).flatMap { value in
-            value.arrayValue.map(Result.success) ?? .failure(ErrInfo(
-                code: "invalid_input", message: "each of step \"\(step.id)\" is \(value.kindName), not an array", retryable: false))
+            value.arrayValue.map(Result.success)
+                ?? .failure(.invalidInput("each of step \"\(step.id)\" is \(value.kindName), not an array"))
         }
         return AsyncPlan<[JSONValue]>.from(elements.mapError { annotate($0, step.id, nil) }).flatMap { items in
             let plans = items.enumerated().map { index, item in

@@ -12,21 +12,11 @@ public indirect enum Template: Sendable, Hashable {
     case array([Template])
     case object([String: Template])
 
-    /// The ids of the steps this template reads.
-    public var referencedSteps: Set<String> {
-        switch self {
-        case .ref(let step, _): [step]
-        case .array(let elements): elements.reduce(into: []) { $0.formUnion($1.referencedSteps) }
-        case .object(let members): members.values.reduce(into: []) { $0.formUnion($1.referencedSteps) }
-        case .literal, .input, .item: []
-        }
-    }
-
     /// Fills the holes. Fails with `invalid_input` (not retryable) when a pointer finds nothing.
     public func resolve(outputs: [String: JSONValue], input: JSONValue, item: JSONValue?) -> Result<JSONValue, ErrInfo> {
         func lookup(_ value: JSONValue?, _ pointer: JSONPointer, _ what: String) -> Result<JSONValue, ErrInfo> {
             guard let value, let found = value[pointer] else {
-                return .failure(ErrInfo(code: "invalid_input", message: "\(what) has no value at \"\(pointer)\"", retryable: false))
+                return .failure(.invalidInput("\(what) has no value at \"\(pointer)\""))
             }
             return .success(found)
         }

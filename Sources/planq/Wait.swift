@@ -33,7 +33,7 @@ struct Wait: ParsableCommand {
                 Console.complain("job \(job.reference) is still \(state.rawValue) after \(timeout!)")
                 throw ExitCode(124)
             }
-            Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds))
+            Thread.sleep(forTimeInterval: pause.seconds)
             pause = min(pause * 2, .milliseconds(250))
         }
     }

@@ -93,12 +93,4 @@ struct Row {
         if case .text(let value) = values[index] { return value }
         return nil
     }
-
-    func double(_ index: Int) -> Double? {
-        switch values[index] {
-        case .real(let value): value
-        case .integer(let value): Double(value)
-        default: nil
-        }
-    }
 }

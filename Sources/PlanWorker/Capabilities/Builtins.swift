@@ -31,7 +31,7 @@ public enum Builtins {
     public static func sleep<C: Clock>(clock: C) -> Capability where C.Duration == Duration {
         Capability("sleep") { input, _ in
             guard let text = input.objectValue?["for"]?.stringValue, let duration = PlanDuration(text) else {
-                return .failure(ErrInfo(code: "invalid_input", message: "sleep needs {\"for\": DURATION} such as \"2s\"", retryable: false))
+                return .failure(.invalidInput("sleep needs {\"for\": DURATION} such as \"2s\""))
             }
             do {
                 try await clock.sleep(for: duration.duration)

@@ -28,7 +28,7 @@ struct HTTPRequest {
     }
 
     private func invalid(_ message: String) -> Result<JSONValue, ErrInfo> {
-        .failure(ErrInfo(code: "invalid_input", message: "http.request: \(message)", retryable: false))
+        .failure(.invalidInput("http.request: \(message)"))
     }
 
     func run(_ input: JSONValue, _ context: StepContext) async -> Result<JSONValue, ErrInfo> {

@@ -24,7 +24,7 @@ struct ProcessRun {
     }
 
     private func invalid(_ message: String) -> Result<JSONValue, ErrInfo> {
-        .failure(ErrInfo(code: "invalid_input", message: "process.run: \(message)", retryable: false))
+        .failure(.invalidInput("process.run: \(message)"))
     }
 
     func run(_ input: JSONValue, _ context: StepContext) async -> Result<JSONValue, ErrInfo> {

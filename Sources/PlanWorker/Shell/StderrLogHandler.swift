@@ -6,11 +6,9 @@ import Logging
 public struct StderrLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
-    private let label: String
     private let journald: Bool
 
     public init(label: String, journald: Bool = getenv("JOURNAL_STREAM") != nil) {
-        self.label = label
         self.journald = journald
     }
 
