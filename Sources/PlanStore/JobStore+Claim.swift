@@ -11,6 +11,8 @@ public struct ClaimedJob: Sendable {
     /// How many times the job has been claimed, this time included.
     public let runs: Int
     public let plan: PlanDescription
+    /// What the journal held at the claim, by step key: the run keeps it up to date itself.
+    public let records: [String: StepRecord]
 }
 
 /// What a heartbeat found.
@@ -21,28 +23,36 @@ public struct Heartbeat: Sendable, Hashable {
     public let cancelRequested: Bool
 }
 
+/// What one claim found.
+public struct ClaimBatch: Sendable {
+    public let jobs: [ClaimedJob]
+    /// When nothing was claimed: the earliest `run_at` of a pending job not due yet, in the queues asked about.
+    public let nextRunAt: Timestamp?
+}
+
 extension JobStore {
     /// The queues that have due pending jobs and are not paused.
     public func dueQueues(now: Timestamp = .now()) throws(StoreError) -> [String] {
-        try read { connection in
-            try connection.query(
-                """
-                SELECT name FROM queues q WHERE paused = 0
-                AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= ?)
-                ORDER BY name
-                """, [.time(now)]).map { $0.text(0)! }
-        }
+        try read { connection in try connection.dueQueues(now: now) }
     }
 
-    /// Claims up to `limit` due jobs of each queue named, in one transaction: the jobs go
-    /// `running` with a lease for `owner` until `now + lease`, and a fencing token one higher than
-    /// before. Paused queues and jobs not yet due are skipped. Within a queue: priority, run_at, id.
+    /// Claims up to `limit` due jobs of each queue named, in one transaction (see the other `claim`).
     public func claim(_ requests: [(queue: String, limit: Int)], owner: LeaseOwner, lease: Duration,
-                      now: Timestamp = .now()) throws(StoreError) -> [ClaimedJob] {
+                      now: Timestamp = .now()) async throws(StoreError) -> [ClaimedJob] {
+        try await claim(owner: owner, lease: lease, now: now) { _ in requests }.jobs
+    }
+
+    /// Claims due jobs in one transaction: `grants` is handed the unpaused queues with due jobs (of
+    /// `queues`, when given) and says how many to take from each. The jobs go `running` with a lease
+    /// for `owner` until `now + lease`, and a fencing token one higher than before; each comes with
+    /// what its journal holds, so that the run reads nothing more. Within a queue: priority, run_at, id.
+    public func claim(owner: LeaseOwner, lease: Duration, queues: [String]? = nil, now: Timestamp = .now(),
+                      grants: @escaping @Sendable (_ due: [String]) -> [(queue: String, limit: Int)]) async throws(StoreError) -> ClaimBatch {
         let expiry = now.adding(PlanDuration(lease))
-        let rows = try write { connection in
+        let (rows, records, nextRunAt) = try await commit { connection in
+            let due = try connection.dueQueues(now: now).filter { queues?.contains($0) ?? true }
             var claimed: [Row] = []
-            for (queue, limit) in requests where limit > 0 {
+            for (queue, limit) in due.isEmpty ? [] : grants(due) where limit > 0 {
                 let rows = try connection.query(
                     """
                     UPDATE jobs SET state = 'running', lease_token = lease_token + 1, runs = runs + 1,
@@ -63,18 +73,20 @@ extension JobStore {
                 }
                 claimed += rows.sorted { ($0.int(2)!, $0.text(3)!, $0.int(0)!) < ($1.int(2)!, $1.text(3)!, $1.int(0)!) }
             }
-            return claimed
+            let records = try claimed.map { try connection.stepRecords(jobID: $0.int(0)!) }
+            return (claimed, records, claimed.isEmpty ? try connection.nextRunAt(queues: queues, after: now) : nil)
         }
-        return rows.compactMap { row in
+        let jobs = zip(rows, records).compactMap { row, records -> ClaimedJob? in
             guard let plan = try? PlanDescription.decode(JSONValue(stored: row.text(6)!), newKey: { "" }) else { return nil }
             return ClaimedJob(id: row.int(0)!, queue: row.text(1)!, priority: Int(row.int(2)!), runAt: row.text(3)!,
-                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan)
+                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records)
         }
+        return ClaimBatch(jobs: jobs, nextRunAt: nextRunAt)
     }
 
     /// Extends the lease of a run to `now + lease`, if the token still holds it.
-    public func heartbeat(jobID: Int64, token: Int64, lease: Duration, now: Timestamp = .now()) throws(StoreError) -> Heartbeat {
-        try write { connection in
+    public func heartbeat(jobID: Int64, token: Int64, lease: Duration, now: Timestamp = .now()) async throws(StoreError) -> Heartbeat {
+        try await commit { connection in
             try connection.query(
                 "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
                 [.time(now.adding(PlanDuration(lease))), .integer(jobID), .integer(token)])
@@ -127,6 +139,16 @@ extension JobStore {
 }
 
 extension Connection {
+    /// The unpaused queues with due pending jobs.
+    func dueQueues(now: Timestamp) throws -> [String] {
+        try query(
+            """
+            SELECT name FROM queues q WHERE paused = 0
+            AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= ?)
+            ORDER BY name
+            """, [.time(now)]).map { $0.text(0)! }
+    }
+
     /// Throws `leaseLost` unless `token` still holds the running job's lease.
     func requireLease(_ jobID: Int64, _ token: Int64) throws {
         let row = try query("SELECT lease_token, state FROM jobs WHERE id = ?", [.integer(jobID)]).first

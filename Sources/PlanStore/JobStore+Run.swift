@@ -10,23 +10,12 @@ public enum RunOutcome: Sendable {
 extension JobStore {
     /// What is recorded for a step key: its current success, the executions started, the last error.
     public func stepRecord(jobID: Int64, stepKey: String) throws(StoreError) -> StepRecord {
-        try read { connection in
-            var record = StepRecord()
-            for row in try connection.query(
-                "SELECT outcome, output, error FROM step_results WHERE job_id = ? AND step_id = ? AND superseded = 0 ORDER BY attempt",
-                [.integer(jobID), .text(stepKey)])
-            {
-                record.attempts += 1
-                if row.text(0) == "ok" { record.output = row.text(1).map(JSONValue.init(stored:)) }
-                if let error = row.text(2) { record.lastError = ErrInfo(json: JSONValue(stored: error)) }
-            }
-            return record
-        }
+        try read { connection in try connection.stepRecords(jobID: jobID)[stepKey] ?? StepRecord() }
     }
 
     /// Commits the start of execution `attempt` of a step, before its capability is called.
-    public func beginStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, now: Timestamp = .now()) throws(StoreError) {
-        try write { connection in
+    public func beginStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, now: Timestamp = .now()) async throws(StoreError) {
+        try await commit { connection in
             try connection.requireLease(jobID, token)
             try connection.query(
                 "INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token) VALUES (?, ?, ?, ?, ?)",
@@ -38,8 +27,8 @@ extension JobStore {
     /// Records the outcome of execution `attempt` of a step. A failure with code `cancelled` is
     /// recorded as `cancelled`. Refused without the lease; a second success is refused by the schema.
     public func finishStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>,
-                           now: Timestamp = .now()) throws(StoreError) {
-        try write { connection in
+                           now: Timestamp = .now()) async throws(StoreError) {
+        try await commit { connection in
             try connection.requireLease(jobID, token)
             let (name, output, error): (String, JSONValue?, ErrInfo?) = switch outcome {
             case .success(let value): ("ok", value, nil)
@@ -59,8 +48,8 @@ extension JobStore {
     }
 
     /// Ends a run: `succeeded` with its result, `failed` with its error (the dead letter), or `cancelled`.
-    public func finish(jobID: Int64, token: Int64, _ outcome: RunOutcome, now: Timestamp = .now()) throws(StoreError) {
-        try write { connection in
+    public func finish(jobID: Int64, token: Int64, _ outcome: RunOutcome, now: Timestamp = .now()) async throws(StoreError) {
+        try await commit { connection in
             try connection.requireLease(jobID, token)
             let (state, result, error): (JobState, JSONValue?, ErrInfo?) = switch outcome {
             case .succeeded(let value): (.succeeded, value, nil)
@@ -80,8 +69,8 @@ extension JobStore {
     }
 
     /// Puts a run that failed with a retryable error back to `pending` until `runAt`.
-    public func reschedule(jobID: Int64, token: Int64, runAt: Timestamp, error: ErrInfo, now: Timestamp = .now()) throws(StoreError) {
-        try write { connection in
+    public func reschedule(jobID: Int64, token: Int64, runAt: Timestamp, error: ErrInfo, now: Timestamp = .now()) async throws(StoreError) {
+        try await commit { connection in
             try connection.requireLease(jobID, token)
             try connection.query(
                 """
@@ -96,8 +85,8 @@ extension JobStore {
 
     /// Hands a run back on shutdown: the job is `pending` and due at once, and neither the run nor
     /// the step executions it left unfinished or cancelled count against its attempts.
-    public func release(jobID: Int64, token: Int64, now: Timestamp = .now()) throws(StoreError) {
-        try write { connection in
+    public func release(jobID: Int64, token: Int64, now: Timestamp = .now()) async throws(StoreError) {
+        try await commit { connection in
             try connection.requireLease(jobID, token)
             try connection.query(
                 """
@@ -113,5 +102,23 @@ extension JobStore {
                 """, [.time(now), .integer(jobID)])
             try connection.event(jobID, "released", at: now, ["token": .integer(token)])
         }
+    }
+}
+
+extension Connection {
+    /// What the journal holds for each step key of a job.
+    func stepRecords(jobID: Int64) throws -> [String: StepRecord] {
+        var records: [String: StepRecord] = [:]
+        for row in try query(
+            "SELECT step_id, outcome, output, error FROM step_results WHERE job_id = ? AND superseded = 0 ORDER BY step_id, attempt",
+            [.integer(jobID)])
+        {
+            var record = records[row.text(0)!, default: StepRecord()]
+            record.attempts += 1
+            if row.text(1) == "ok" { record.output = row.text(2).map(JSONValue.init(stored:)) }
+            if let error = row.text(3) { record.lastError = ErrInfo(json: JSONValue(stored: error)) }
+            records[row.text(0)!] = record
+        }
+        return records
     }
 }

@@ -14,23 +14,14 @@ extension JobStore {
 
     /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is not due yet.
     public func nextRunAt(queues: [String]?, after now: Timestamp = .now()) throws(StoreError) -> Timestamp? {
-        try read { connection in
-            let names = try queueNames(queues, connection)
-            var earliest: Timestamp?
-            for name in names {
-                let row = try connection.query(
-                    "SELECT min(run_at) FROM jobs WHERE state = 'pending' AND queue = ? AND run_at > ?", [.text(name), .time(now)])
-                if let time = row.first?.text(0).flatMap(Timestamp.init(rfc3339:)), earliest.map({ time < $0 }) ?? true { earliest = time }
-            }
-            return earliest
-        }
+        try read { connection in try connection.nextRunAt(queues: queues, after: now) }
     }
 
     /// Whether a drained worker must keep going: a job of `queues` (all when `nil`) is running,
     /// due, or waiting for a retry (pending after a run). Paused queues do not count.
     public func hasOutstandingWork(queues: [String]?, now: Timestamp = .now()) throws(StoreError) -> Bool {
         try read { connection in
-            for name in try queueNames(queues, connection) {
+            for name in try connection.unpausedQueues(queues) {
                 let busy = try connection.query(
                     """
                     SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = ?1 AND state = 'running')
@@ -50,9 +41,22 @@ extension JobStore {
             return (Int(running), Int(pending))
         }
     }
+}
 
-    private func queueNames(_ queues: [String]?, _ connection: Connection) throws -> [String] {
-        let unpaused = try connection.query("SELECT name FROM queues WHERE paused = 0").map { $0.text(0)! }
+extension Connection {
+    /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is not due yet.
+    func nextRunAt(queues: [String]?, after now: Timestamp) throws -> Timestamp? {
+        var earliest: Timestamp?
+        for name in try unpausedQueues(queues) {
+            let row = try query("SELECT min(run_at) FROM jobs WHERE state = 'pending' AND queue = ? AND run_at > ?", [.text(name), .time(now)])
+            if let time = row.first?.text(0).flatMap(Timestamp.init(rfc3339:)), earliest.map({ time < $0 }) ?? true { earliest = time }
+        }
+        return earliest
+    }
+
+    /// The unpaused queues (of `queues`, when given).
+    func unpausedQueues(_ queues: [String]?) throws -> [String] {
+        let unpaused = try query("SELECT name FROM queues WHERE paused = 0").map { $0.text(0)! }
         guard let queues else { return unpaused }
         return unpaused.filter(queues.contains)
     }

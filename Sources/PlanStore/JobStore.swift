@@ -89,6 +89,17 @@ public final class JobStore: Sendable {
         return try read { connection in try connection.writeTransaction { try body(connection) } }
     }
 
+    /// Runs `body` like `write`, but suspends instead of blocking: with group commit, no thread waits
+    /// for the shared transaction. Without it, the transaction runs on the caller's thread.
+    func commit<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws(StoreError) -> T {
+        guard let committer else { return try write(body) }
+        do {
+            return try await committer.perform(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
     /// The migrations this binary carries, and when each was applied.
     public func migrationStatus() throws(StoreError) -> [MigrationStatus] {
         try read { try Migrator(connection: $0, files: Migrations.files).status() }

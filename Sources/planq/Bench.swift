@@ -27,11 +27,23 @@ struct Bench: AsyncParsableCommand {
     var wakeups = 200
     @Option(help: "Finished jobs in the history figure.")
     var history = 100_000
+    @Option(help: "Measure only these figures (comma-separated keys) and the baselines they are compared with.")
+    var only: String?
     @OptionGroup var output: OutputOption
+
+    static let keys = [
+        "baseline_insert_per_s", "baseline_cycle_per_s", "enqueue_per_s", "enqueue_batch_per_s", "jobs_per_s_c1", "jobs_per_s_c16",
+        "steps_per_s_5step", "wakeup_p50_ms", "wakeup_p99_ms", "backlog_1m_vs_10k", "peak_rss_mib", "history_100k_vs_0",
+    ]
+
+    private var onlyKeys: Set<String> { Set((only ?? "").split(separator: ",").map { String($0) }) }
 
     func validate() throws {
         guard jobs >= 10, backlog >= 10, wakeups >= 1, history >= 0 else {
             throw ValidationError("--jobs and --backlog must be at least 10, --wakeups at least 1")
+        }
+        if let unknown = onlyKeys.subtracting(Self.keys).sorted().first {
+            throw ValidationError("--only: unknown figure '\(unknown)'; figures: \(Self.keys.joined(separator: ", "))")
         }
     }
 
@@ -41,7 +53,7 @@ struct Bench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: folder) }
         let benchmark = Benchmark(
             .init(folder: folder.path, durability: synchronous, jobs: jobs, wakeups: wakeups, backlog: backlog,
-                  smallBacklog: min(10_000, backlog), history: history),
+                  smallBacklog: min(10_000, backlog), history: history, only: onlyKeys),
             report: { line in if !output.json { FileHandle.standardError.write(Data("measured \(line)\n".utf8)) } })
         let figures = try await Console.run { () async throws -> [(key: String, value: Double)] in try await benchmark.run() }
         if output.json {

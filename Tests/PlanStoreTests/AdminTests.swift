@@ -4,37 +4,37 @@ import PlanCore
 import Testing
 
 /// Runs job `id` of `store` through its steps with the given outcomes, then ends it.
-private func run(_ store: JobStore, steps: [(String, Result<JSONValue, ErrInfo>)], end: RunOutcome) throws -> Int64 {
-    let job = try store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+private func run(_ store: JobStore, steps: [(String, Result<JSONValue, ErrInfo>)], end: RunOutcome) async throws -> Int64 {
+    let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
     for (key, outcome) in steps {
         let attempt = try store.stepRecord(jobID: job.id, stepKey: key).attempts + 1
-        try store.beginStep(jobID: job.id, token: job.token, stepKey: key, attempt: attempt)
-        try store.finishStep(jobID: job.id, token: job.token, stepKey: key, attempt: attempt, outcome: outcome)
+        try await store.beginStep(jobID: job.id, token: job.token, stepKey: key, attempt: attempt)
+        try await store.finishStep(jobID: job.id, token: job.token, stepKey: key, attempt: attempt, outcome: outcome)
     }
-    try store.finish(jobID: job.id, token: job.token, end)
+    try await store.finish(jobID: job.id, token: job.token, end)
     return job.id
 }
 
 private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
 @Suite struct Administration {
-    @Test func cancelFollowsTheStateRules() throws {
+    @Test func cancelFollowsTheStateRules() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "a"), samplePlan(key: "b")])
         #expect(try store.cancel(.key("a")) == .cancelled)
         #expect(try store.cancel(.key("a")) == .alreadyCancelled)
-        let id = try run(store, steps: [("s0", .success(1))], end: .succeeded(1))
+        let id = try await run(store, steps: [("s0", .success(1))], end: .succeeded(1))
         #expect { try store.cancel(.id(id)) } throws: { if case StoreError.wrongState = $0 { true } else { false } }
         #expect(database.scalar("SELECT state FROM jobs WHERE id = \(id)") == "succeeded")
         #expect { try store.cancel(.id(99)) } throws: { if case StoreError.jobNotFound = $0 { true } else { false } }
     }
 
-    @Test func retryReplaysSuccessesAndRestoresTheAttemptBudget() throws {
+    @Test func retryReplaysSuccessesAndRestoresTheAttemptBudget() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "k", steps: 3)])
-        let id = try run(store, steps: [("s0", .success("zero")), ("s1", .failure(boom))], end: .failed(boom))
+        let id = try await run(store, steps: [("s0", .success("zero")), ("s1", .failure(boom))], end: .failed(boom))
         #expect(try store.retry(.id(id)) == id)
         #expect(database.scalar("SELECT state FROM jobs") == "pending")
         #expect(try store.stepRecord(jobID: id, stepKey: "s0") == StepRecord(output: "zero", attempts: 1))
@@ -43,11 +43,11 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(database.scalar("SELECT kind FROM job_events ORDER BY id DESC LIMIT 1") == "retried")
     }
 
-    @Test func retryFromAStepRunsItAndEveryLaterStepAgain() throws {
+    @Test func retryFromAStepRunsItAndEveryLaterStepAgain() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "k", steps: 3)])
-        let id = try run(store, steps: [("s0", .success(0)), ("s1[0]", .success(10)), ("s1", .success([10])), ("s2", .failure(boom))],
+        let id = try await run(store, steps: [("s0", .success(0)), ("s1[0]", .success(10)), ("s1", .success([10])), ("s2", .failure(boom))],
                          end: .failed(boom))
         _ = try store.retry(.id(id), fromStep: "s1")
         #expect(try store.stepRecord(jobID: id, stepKey: "s0").output == 0)
@@ -57,7 +57,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(database.scalar("SELECT detail ->> '$.from' FROM job_events WHERE kind = 'retried'") == "s1")
     }
 
-    @Test func retryRefusesJobsThatAreNotFailedOrCancelledAndUnknownSteps() throws {
+    @Test func retryRefusesJobsThatAreNotFailedOrCancelledAndUnknownSteps() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "k")])
@@ -67,14 +67,14 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(database.scalar("SELECT state FROM jobs") == "cancelled")
     }
 
-    @Test func pruneRemovesOldFinishedJobsWithTheirRowsAndNothingElse() throws {
+    @Test func pruneRemovesOldFinishedJobsWithTheirRowsAndNothingElse() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue((0..<5).map { samplePlan(key: "k\($0)") })
-        let old = try run(store, steps: [("s0", .success(1))], end: .succeeded(1))
-        let recent = try run(store, steps: [("s0", .failure(boom))], end: .failed(boom))
+        let old = try await run(store, steps: [("s0", .success(1))], end: .succeeded(1))
+        let recent = try await run(store, steps: [("s0", .failure(boom))], end: .failed(boom))
         _ = try store.cancel(.key("k2"))
-        _ = try store.claim([("default", 1)], owner: me, lease: .seconds(30))
+        _ = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))
         database.execute("UPDATE jobs SET finished_at = '2020-01-01T00:00:00.000Z' WHERE id IN (\(old), 3)")
         #expect(try store.prune(finishedBefore: Timestamp(rfc3339: "2021-01-01T00:00:00Z")!) == 2)
         #expect(database.scalar("SELECT group_concat(id) FROM (SELECT id FROM jobs ORDER BY id)") == "\(recent),4,5")

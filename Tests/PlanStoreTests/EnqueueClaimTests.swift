@@ -4,7 +4,7 @@ import PlanCore
 import Testing
 
 @Suite struct Enqueueing {
-    @Test func isIdempotentByKey() throws {
+    @Test func isIdempotentByKey() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         let first = try store.enqueue([samplePlan(key: "same")])[0]
@@ -16,7 +16,7 @@ import Testing
         #expect(database.scalar("SELECT count(*) FROM job_events WHERE kind = 'enqueued'") == "1")
     }
 
-    @Test func storesTheCanonicalPlanAndTheSchedule() throws {
+    @Test func storesTheCanonicalPlanAndTheSchedule() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
@@ -27,7 +27,7 @@ import Testing
         #expect(database.scalar("SELECT created_at FROM jobs") == "2026-11-25T10:00:00.000Z")
     }
 
-    @Test func aBatchIsAllOrNothing() throws {
+    @Test func aBatchIsAllOrNothing() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         try store.setMaxPending(2, queue: "small")
@@ -58,7 +58,7 @@ import Testing
 }
 
 @Suite struct Claiming {
-    @Test func ordersByPriorityThenRunAtThenID() throws {
+    @Test func ordersByPriorityThenRunAtThenID() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         let now = Timestamp.now()
@@ -67,12 +67,12 @@ import Testing
         _ = try store.enqueue([samplePlan(key: "p0-early", extra: #","run_at":"2020-01-01T00:00:00Z""#)], now: now)
         _ = try store.enqueue([samplePlan(key: "p0-same-time", priority: 0)], now: now)
         database.execute("UPDATE jobs SET priority = 5 WHERE idempotency_key = 'p5'")
-        let claimed = try store.claim([("default", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 1))
+        let claimed = try await store.claim([("default", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 1))
         #expect(claimed.map(\.plan.idempotencyKey) == ["p0-early", "p0-late", "p0-same-time", "p5", "p9"])
         #expect(claimed.allSatisfy { $0.token == 1 && $0.runs == 1 })
     }
 
-    @Test func neverClaimsFutureJobsOrPausedQueues() throws {
+    @Test func neverClaimsFutureJobsOrPausedQueues() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         let now = Timestamp.now()
@@ -80,11 +80,11 @@ import Testing
                                samplePlan(key: "due")], now: now)
         try store.setPaused(true, queue: "held")
         #expect(try store.dueQueues(now: now) == ["default"])
-        let claimed = try store.claim([("default", 10), ("held", 10)], owner: me, lease: .seconds(30), now: now)
+        let claimed = try await store.claim([("default", 10), ("held", 10)], owner: me, lease: .seconds(30), now: now)
         #expect(claimed.map(\.plan.idempotencyKey) == ["due"])
         try store.setPaused(false, queue: "held")
-        #expect(try store.claim([("held", 10)], owner: me, lease: .seconds(30), now: now).map(\.plan.idempotencyKey) == ["paused"])
-        #expect(try store.claim([("default", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 3601)).map(\.plan.idempotencyKey) == ["future"])
+        #expect(try await store.claim([("held", 10)], owner: me, lease: .seconds(30), now: now).map(\.plan.idempotencyKey) == ["paused"])
+        #expect(try await store.claim([("default", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 3601)).map(\.plan.idempotencyKey) == ["future"])
     }
 
     @Test func twoConnectionsClaimingAtOnceNeverShareAJob() async throws {
@@ -97,7 +97,7 @@ import Testing
                 group.addTask {
                     var mine: [Int64] = []
                     while true {
-                        let batch = try store.claim([("default", 3)], owner: me, lease: .seconds(60))
+                        let batch = try await store.claim([("default", 3)], owner: me, lease: .seconds(60))
                         if batch.isEmpty { return mine }
                         mine += batch.map(\.id)
                         try await Task.sleep(for: .milliseconds(1))  // let the others at the lock between claims

@@ -13,39 +13,39 @@ private func child() throws -> Process {
 }
 
 @Suite struct Leases {
-    @Test func anExpiredLeaseIsClaimableAgainAndTheOldTokenIsRefusedEverywhere() throws {
+    @Test func anExpiredLeaseIsClaimableAgainAndTheOldTokenIsRefusedEverywhere() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         let now = Timestamp.now()
         _ = try store.enqueue([samplePlan(key: "k", steps: 2)], now: now)
-        let first = try store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now)[0]
-        try store.beginStep(jobID: first.id, token: first.token, stepKey: "s0", attempt: 1, now: now)
+        let first = try await store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now)[0]
+        try await store.beginStep(jobID: first.id, token: first.token, stepKey: "s0", attempt: 1, now: now)
         #expect(try store.expireLeases(now: now.plus(seconds: 5)) == [])
         #expect(try store.expireLeases(now: now.plus(seconds: 11)) == [first.id])
-        let second = try store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now.plus(seconds: 12))[0]
+        let second = try await store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now.plus(seconds: 12))[0]
         #expect(second.id == first.id)
         #expect(second.token == first.token + 1)
         #expect(second.runs == 2)
 
         let stale = first.token
-        let refusals: [() throws -> Void] = [
-            { try store.beginStep(jobID: first.id, token: stale, stepKey: "s1", attempt: 1) },
-            { try store.finishStep(jobID: first.id, token: stale, stepKey: "s0", attempt: 1, outcome: .success("late")) },
-            { try store.finish(jobID: first.id, token: stale, .succeeded("late")) },
-            { try store.reschedule(jobID: first.id, token: stale, runAt: now, error: ErrInfo(code: "x", message: "x", retryable: true)) },
-            { try store.release(jobID: first.id, token: stale) },
+        let refusals: [@Sendable () async throws -> Void] = [
+            { try await store.beginStep(jobID: first.id, token: stale, stepKey: "s1", attempt: 1) },
+            { try await store.finishStep(jobID: first.id, token: stale, stepKey: "s0", attempt: 1, outcome: .success("late")) },
+            { try await store.finish(jobID: first.id, token: stale, .succeeded("late")) },
+            { try await store.reschedule(jobID: first.id, token: stale, runAt: now, error: ErrInfo(code: "x", message: "x", retryable: true)) },
+            { try await store.release(jobID: first.id, token: stale) },
         ]
         for write in refusals {
-            #expect { try write() } throws: { if case StoreError.leaseLost = $0 { true } else { false } }
+            await #expect { try await write() } throws: { if case StoreError.leaseLost = $0 { true } else { false } }
         }
-        #expect(try store.heartbeat(jobID: first.id, token: stale, lease: .seconds(10)).leaseHeld == false)
-        #expect(try store.heartbeat(jobID: first.id, token: second.token, lease: .seconds(10)).leaseHeld)
+        #expect(try await store.heartbeat(jobID: first.id, token: stale, lease: .seconds(10)).leaseHeld == false)
+        #expect(try await store.heartbeat(jobID: first.id, token: second.token, lease: .seconds(10)).leaseHeld)
         #expect(database.scalar("SELECT state FROM jobs") == "running")
         #expect(database.scalar("SELECT count(*) FROM step_results WHERE outcome IS NOT NULL") == "0")
         #expect(database.scalar("SELECT detail ->> '$.reason' FROM job_events WHERE kind = 'lease_expired'") == "the lease expired")
     }
 
-    @Test func aDeadOwnerOnThisHostIsRecoveredAtOnceAndALiveOneIsNot() throws {
+    @Test func aDeadOwnerOnThisHostIsRecoveredAtOnceAndALiveOneIsNot() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "dead"), samplePlan(key: "alive")])
@@ -54,7 +54,7 @@ private func child() throws -> Process {
         for process in [dying, living] {
             let owner = LeaseOwner(host: me.host, bootID: me.bootID, pid: process.processIdentifier,
                                    pidStart: LeaseOwner.startTime(of: process.processIdentifier)!)
-            _ = try store.claim([("default", 1)], owner: owner, lease: .seconds(3600))
+            _ = try await store.claim([("default", 1)], owner: owner, lease: .seconds(3600))
         }
         kill(dying.processIdentifier, SIGKILL)
         dying.waitUntilExit()
@@ -71,30 +71,30 @@ private func child() throws -> Process {
         #expect(me.deathReason(ofBootID: "another-boot", pid: me.pid, pidStart: me.pidStart) == "the owner ran before the last boot")
     }
 
-    @Test func aCancelRequestReachesTheHeartbeat() throws {
+    @Test func aCancelRequestReachesTheHeartbeat() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "k")])
-        let job = try store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         #expect(try store.cancel(.id(job.id)) == .requested)
-        #expect(try store.heartbeat(jobID: job.id, token: job.token, lease: .seconds(30)) == Heartbeat(leaseHeld: true, cancelRequested: true))
+        #expect(try await store.heartbeat(jobID: job.id, token: job.token, lease: .seconds(30)) == Heartbeat(leaseHeld: true, cancelRequested: true))
     }
 }
 
 @Suite struct Journaling {
-    @Test func atMostOneCurrentSuccessPerStepEvenFromAStaleWorker() throws {
+    @Test func atMostOneCurrentSuccessPerStepEvenFromAStaleWorker() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         let now = Timestamp.now()
         _ = try store.enqueue([samplePlan(key: "k")], now: now)
-        let stale = try store.claim([("default", 1)], owner: me, lease: .seconds(1), now: now)[0]
-        try store.beginStep(jobID: stale.id, token: stale.token, stepKey: "s0", attempt: 1, now: now)
+        let stale = try await store.claim([("default", 1)], owner: me, lease: .seconds(1), now: now)[0]
+        try await store.beginStep(jobID: stale.id, token: stale.token, stepKey: "s0", attempt: 1, now: now)
         _ = try store.expireLeases(now: now.plus(seconds: 2))
-        let fresh = try store.claim([("default", 1)], owner: me, lease: .seconds(30), now: now.plus(seconds: 2))[0]
-        try store.beginStep(jobID: fresh.id, token: fresh.token, stepKey: "s0", attempt: 2)
-        try store.finishStep(jobID: fresh.id, token: fresh.token, stepKey: "s0", attempt: 2, outcome: .success("fresh"))
-        #expect(throws: StoreError.self) {
-            try store.finishStep(jobID: stale.id, token: stale.token, stepKey: "s0", attempt: 1, outcome: .success("stale"))
+        let fresh = try await store.claim([("default", 1)], owner: me, lease: .seconds(30), now: now.plus(seconds: 2))[0]
+        try await store.beginStep(jobID: fresh.id, token: fresh.token, stepKey: "s0", attempt: 2)
+        try await store.finishStep(jobID: fresh.id, token: fresh.token, stepKey: "s0", attempt: 2, outcome: .success("fresh"))
+        await #expect(throws: StoreError.self) {
+            try await store.finishStep(jobID: stale.id, token: stale.token, stepKey: "s0", attempt: 1, outcome: .success("stale"))
         }
         // Even bypassing the fence, the schema keeps one current success per (job, step).
         #expect(throws: (any Error).self) {
@@ -104,20 +104,20 @@ private func child() throws -> Process {
         #expect(try store.stepRecord(jobID: fresh.id, stepKey: "s0") == StepRecord(output: "fresh", attempts: 2))
     }
 
-    @Test func recordsStartsOutcomesAndEvents() throws {
+    @Test func recordsStartsOutcomesAndEvents() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "k", steps: 2)])
-        let job = try store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         let failure = ErrInfo(code: "unavailable", message: "503", retryable: true)
-        try store.beginStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1)
+        try await store.beginStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1)
         #expect(try store.stepRecord(jobID: job.id, stepKey: "s0") == StepRecord(attempts: 1))
-        try store.finishStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1, outcome: .failure(failure))
-        try store.reschedule(jobID: job.id, token: job.token, runAt: .now(), error: failure)
-        let again = try store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
-        try store.beginStep(jobID: job.id, token: again.token, stepKey: "s0", attempt: 2)
-        try store.finishStep(jobID: job.id, token: again.token, stepKey: "s0", attempt: 2, outcome: .success(["n": 0]))
-        try store.finish(jobID: job.id, token: again.token, .succeeded(["n": 0]))
+        try await store.finishStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1, outcome: .failure(failure))
+        try await store.reschedule(jobID: job.id, token: job.token, runAt: .now(), error: failure)
+        let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        try await store.beginStep(jobID: job.id, token: again.token, stepKey: "s0", attempt: 2)
+        try await store.finishStep(jobID: job.id, token: again.token, stepKey: "s0", attempt: 2, outcome: .success(["n": 0]))
+        try await store.finish(jobID: job.id, token: again.token, .succeeded(["n": 0]))
         #expect(try store.stepRecord(jobID: job.id, stepKey: "s0") == StepRecord(output: ["n": 0], attempts: 2, lastError: failure))
         let kinds = try store.detail(.id(job.id)).events.map(\.kind)
         #expect(kinds == ["enqueued", "claimed", "step_started", "step_failed", "retry_scheduled", "claimed", "step_started",
@@ -126,15 +126,15 @@ private func child() throws -> Process {
         #expect(database.scalar("SELECT lease_owner IS NULL AND lease_expires_at IS NULL FROM jobs") == "1")
     }
 
-    @Test func releaseHandsTheRunBackWithoutCountingIt() throws {
+    @Test func releaseHandsTheRunBackWithoutCountingIt() async throws {
         let database = TemporaryDatabase()
         let store = try database.open()
         _ = try store.enqueue([samplePlan(key: "k", steps: 2)])
-        let job = try store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
-        try store.beginStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1)
-        try store.finishStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1, outcome: .success("done"))
-        try store.beginStep(jobID: job.id, token: job.token, stepKey: "s1", attempt: 1)
-        try store.release(jobID: job.id, token: job.token)
+        let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        try await store.beginStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1)
+        try await store.finishStep(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1, outcome: .success("done"))
+        try await store.beginStep(jobID: job.id, token: job.token, stepKey: "s1", attempt: 1)
+        try await store.release(jobID: job.id, token: job.token)
         #expect(database.scalar("SELECT state || ' ' || runs || ' ' || (lease_owner IS NULL) FROM jobs") == "pending 0 1")
         #expect(try store.stepRecord(jobID: job.id, stepKey: "s0") == StepRecord(output: "done", attempts: 1))
         #expect(try store.stepRecord(jobID: job.id, stepKey: "s1") == StepRecord(attempts: 0))

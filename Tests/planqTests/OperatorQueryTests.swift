@@ -14,18 +14,18 @@ import Testing
         return section[..<end].components(separatedBy: "```sql\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
     }
 
-    @Test func theReadmeQueriesWork() throws {
+    @Test func theReadmeQueriesWork() async throws {
         let workspace = Workspace()
         #expect(try workspace.planq("enqueue", "Examples/welcome.json").status == 0)
         #expect(try workspace.planq("enqueue", "Examples/flaky.json").status == 0)
         let store = try JobStore(StoreOptions(path: workspace.db, create: false))
-        let job = try store.claim([("default", 1)], owner: .current(), lease: .seconds(30))[0]
+        let job = try await store.claim([("default", 1)], owner: .current(), lease: .seconds(30))[0]
         let error = ErrInfo(code: "unavailable", message: "upstream answered 503", retryable: false)
-        try store.beginStep(jobID: job.id, token: job.token, stepKey: "prepare", attempt: 1)
-        try store.finishStep(jobID: job.id, token: job.token, stepKey: "prepare", attempt: 1, outcome: .success(["ready": true]))
-        try store.beginStep(jobID: job.id, token: job.token, stepKey: "upstream", attempt: 1)
-        try store.finishStep(jobID: job.id, token: job.token, stepKey: "upstream", attempt: 1, outcome: .failure(error))
-        try store.finish(jobID: job.id, token: job.token, .failed(error))
+        try await store.beginStep(jobID: job.id, token: job.token, stepKey: "prepare", attempt: 1)
+        try await store.finishStep(jobID: job.id, token: job.token, stepKey: "prepare", attempt: 1, outcome: .success(["ready": true]))
+        try await store.beginStep(jobID: job.id, token: job.token, stepKey: "upstream", attempt: 1)
+        try await store.finishStep(jobID: job.id, token: job.token, stepKey: "upstream", attempt: 1, outcome: .failure(error))
+        try await store.finish(jobID: job.id, token: job.token, .failed(error))
 
         let queries = try Self.readmeQueries()
         #expect(queries.count >= 4)

@@ -25,13 +25,13 @@ public struct ClaimHistoryBenchmark: Sendable {
         self.durability = durability
     }
 
-    public func run() throws(StoreError) -> Figures {
-        let empty = try cyclesPerSecond(path: "\(folder)/claim-empty.db", history: 0)
-        let full = try cyclesPerSecond(path: "\(folder)/claim-history.db", history: history)
+    public func run() async throws(StoreError) -> Figures {
+        let empty = try await cyclesPerSecond(path: "\(folder)/claim-empty.db", history: 0)
+        let full = try await cyclesPerSecond(path: "\(folder)/claim-history.db", history: history)
         return Figures(cyclesPerSecondEmpty: empty, cyclesPerSecondWithHistory: full, historyJobs: history)
     }
 
-    private func cyclesPerSecond(path: String, history: Int) throws(StoreError) -> Double {
+    private func cyclesPerSecond(path: String, history: Int) async throws(StoreError) -> Double {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         let store = try JobStore(StoreOptions(path: path, create: true, durability: durability))
         try seedFinished(store, count: history)
@@ -46,7 +46,7 @@ public struct ClaimHistoryBenchmark: Sendable {
                 plans.removeAll()
             }
         }
-        return try store.claimFinishCyclesPerSecond(count: cycles)
+        return try await store.claimFinishCyclesPerSecond(count: cycles)
     }
 
     /// Writes `count` succeeded jobs with their rows, in one transaction.
@@ -74,13 +74,13 @@ public struct ClaimHistoryBenchmark: Sendable {
 extension JobStore {
     /// Claims and finishes up to `count` jobs of the `default` queue one at a time, one transaction
     /// each; how many cycles per second that made.
-    public func claimFinishCyclesPerSecond(count: Int) throws(StoreError) -> Double {
+    public func claimFinishCyclesPerSecond(count: Int) async throws(StoreError) -> Double {
         let owner = LeaseOwner.current()
         let clock = ContinuousClock()
         let started = clock.now
         for _ in 0..<count {
-            guard let job = try claim([("default", 1)], owner: owner, lease: .seconds(60)).first else { break }
-            try finish(jobID: job.id, token: job.token, .succeeded(["n": 1]))
+            guard let job = try await claim([("default", 1)], owner: owner, lease: .seconds(60)).first else { break }
+            try await finish(jobID: job.id, token: job.token, .succeeded(["n": 1]))
         }
         return Double(count) / (clock.now - started).seconds
     }

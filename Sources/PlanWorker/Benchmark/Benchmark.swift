@@ -16,9 +16,11 @@ public struct Benchmark: Sendable {
         public var backlog: Int
         public var smallBacklog: Int
         public var history: Int
+        /// Measure only the figures with these keys (and the baselines they are compared with); all when empty.
+        public var only: Set<String>
 
         public init(folder: String, durability: Durability, jobs: Int = 2000, wakeups: Int = 200, backlog: Int = 1_000_000,
-                    smallBacklog: Int = 10_000, history: Int = 100_000) {
+                    smallBacklog: Int = 10_000, history: Int = 100_000, only: Set<String> = []) {
             self.folder = folder
             self.durability = durability
             self.jobs = jobs
@@ -26,6 +28,7 @@ public struct Benchmark: Sendable {
             self.backlog = backlog
             self.smallBacklog = smallBacklog
             self.history = history
+            self.only = only
         }
     }
 
@@ -45,25 +48,39 @@ public struct Benchmark: Sendable {
             report("\(key) \(value)")
         }
         let jobs = configuration.jobs
+        let only = configuration.only
+        func wanted(_ keys: String...) -> Bool { only.isEmpty || keys.contains(where: only.contains) }
         let row = Self.plan(key: "row", steps: 1).canonicalText
         let baseline = SQLiteBaseline(path: path("baseline.db"), durability: configuration.durability)
-        add("baseline_insert_per_s", try baseline.insertsPerSecond(count: jobs, row: row))
-        add("baseline_cycle_per_s", try baseline.cyclesPerSecond(count: jobs, row: row))
-        add("enqueue_per_s", try enqueueRate(batch: 1, total: jobs))
-        add("enqueue_batch_per_s", try enqueueRate(batch: 1000, total: max(jobs * 10, 1000)))
-        add("jobs_per_s_c1", try await workerRate(jobs: jobs, steps: 1, concurrency: 1))
-        add("jobs_per_s_c16", try await workerRate(jobs: jobs, steps: 1, concurrency: 16))
-        add("steps_per_s_5step", try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5)
-        let (p50, p99) = try await wakeups()
-        add("wakeup_p50_ms", p50)
-        add("wakeup_p99_ms", p99)
-        let small = try cycleRate(pending: configuration.smallBacklog, name: "backlog-small.db")
-        let (large, rss) = try await backlog()
-        add("backlog_1m_vs_10k", large / small)
-        add("peak_rss_mib", rss)
-        let history = try ClaimHistoryBenchmark(folder: configuration.folder, history: configuration.history, cycles: jobs,
-                                                durability: configuration.durability).run()
-        add("history_100k_vs_0", history.ratio)
+        if wanted("baseline_insert_per_s", "enqueue_per_s", "enqueue_batch_per_s") {
+            add("baseline_insert_per_s", try baseline.insertsPerSecond(count: jobs, row: row))
+        }
+        if wanted("baseline_cycle_per_s", "jobs_per_s_c1", "jobs_per_s_c16", "steps_per_s_5step") {
+            add("baseline_cycle_per_s", try baseline.cyclesPerSecond(count: jobs, row: row))
+        }
+        if wanted("enqueue_per_s") { add("enqueue_per_s", try enqueueRate(batch: 1, total: jobs)) }
+        if wanted("enqueue_batch_per_s") { add("enqueue_batch_per_s", try enqueueRate(batch: 1000, total: max(jobs * 10, 1000))) }
+        if wanted("jobs_per_s_c1") { add("jobs_per_s_c1", try await workerRate(jobs: jobs, steps: 1, concurrency: 1)) }
+        if wanted("jobs_per_s_c16") { add("jobs_per_s_c16", try await workerRate(jobs: jobs, steps: 1, concurrency: 16)) }
+        if wanted("steps_per_s_5step") {
+            add("steps_per_s_5step", try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5)
+        }
+        if wanted("wakeup_p50_ms", "wakeup_p99_ms") {
+            let (p50, p99) = try await wakeups()
+            add("wakeup_p50_ms", p50)
+            add("wakeup_p99_ms", p99)
+        }
+        if wanted("backlog_1m_vs_10k", "peak_rss_mib") {
+            let small = try await cycleRate(pending: configuration.smallBacklog, name: "backlog-small.db")
+            let (large, rss) = try await backlog()
+            add("backlog_1m_vs_10k", large / small)
+            add("peak_rss_mib", rss)
+        }
+        if wanted("history_100k_vs_0") {
+            let history = try await ClaimHistoryBenchmark(folder: configuration.folder, history: configuration.history, cycles: jobs,
+                                                    durability: configuration.durability).run()
+            add("history_100k_vs_0", history.ratio)
+        }
         return figures
     }
 
@@ -167,17 +184,17 @@ public struct Benchmark: Sendable {
     }
 
     /// Claim+finish cycles per second through the store, with `pending` jobs waiting.
-    private func cycleRate(pending: Int, name: String) throws -> Double {
+    private func cycleRate(pending: Int, name: String) async throws -> Double {
         let store = try freshStore(name)
         try fill(store, count: pending, steps: 1)
-        return try store.claimFinishCyclesPerSecond(count: min(configuration.jobs, pending))
+        return try await store.claimFinishCyclesPerSecond(count: min(configuration.jobs, pending))
     }
 
     /// The cycle rate with the large backlog, and the peak RSS (MiB) of a worker running on it for a while.
     private func backlog() async throws -> (Double, Double) {
         let store = try freshStore("backlog-large.db")
         try fill(store, count: configuration.backlog, steps: 1)
-        let rate = try store.claimFinishCyclesPerSecond(count: min(configuration.jobs, configuration.backlog))
+        let rate = try await store.claimFinishCyclesPerSecond(count: min(configuration.jobs, configuration.backlog))
         Self.resetPeakRSS()
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
                             configuration: WorkerConfiguration(concurrency: 16), logger: Self.quiet)

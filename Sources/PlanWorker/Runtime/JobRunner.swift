@@ -14,7 +14,7 @@ struct JobRunner: Sendable {
         var logger = logger
         logger[metadataKey: "job.id"] = "\(job.id)"
         logger.info("job claimed", metadata: ["queue": "\(job.queue)", "run": "\(job.runs)", "token": "\(job.token)"])
-        let journal = StoreJournal(store: store, jobID: job.id, token: job.token, logger: logger)
+        let journal = StoreJournal(store: store, job: job, logger: logger)
         let stepLogger = logger
         let plan = Rehydrator(
             description: job.plan, jobID: job.id, registry: registry, journal: journal, clock: ContinuousClock(),
@@ -24,7 +24,7 @@ struct JobRunner: Sendable {
         // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
         let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil)
         do {
-            try await offload { [self, logger] in try record(outcome, of: job, stop: reason, logger: logger) }
+            try await record(outcome, of: job, stop: reason, logger: logger)
         } catch {
             logger.warning("job outcome not recorded", metadata: ["error": "\(error)"])
         }
@@ -49,18 +49,18 @@ struct JobRunner: Sendable {
         }
     }
 
-    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: ClaimedJob, stop: StopReason?, logger: Logger) throws(StoreError) {
+    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: ClaimedJob, stop: StopReason?, logger: Logger) async throws(StoreError) {
         switch (outcome, stop) {
         case (.success(let value), _):
-            try store.finish(jobID: job.id, token: job.token, .succeeded(value))
+            try await store.finish(jobID: job.id, token: job.token, .succeeded(value))
             logger.info("job succeeded")
         case (_, .leaseLost?):
             logger.warning("job lease lost; another worker has it")
         case (.failure(let error), .cancelRequested?):
-            try store.finish(jobID: job.id, token: job.token, .cancelled(error))
+            try await store.finish(jobID: job.id, token: job.token, .cancelled(error))
             logger.info("job cancelled")
         case (.failure, .shutdown?):
-            try store.release(jobID: job.id, token: job.token)
+            try await store.release(jobID: job.id, token: job.token)
             logger.info("job released")
         case (.failure(let error), nil) where error.code == "lease_lost":
             logger.warning("job lease lost; another worker has it")
@@ -68,10 +68,10 @@ struct JobRunner: Sendable {
             switch job.plan.decision(after: error, jobAttempt: job.runs, random: random()) {
             case .retry(let delay):
                 let runAt = Timestamp.now().adding(PlanDuration(delay))
-                try store.reschedule(jobID: job.id, token: job.token, runAt: runAt, error: error)
+                try await store.reschedule(jobID: job.id, token: job.token, runAt: runAt, error: error)
                 logger.info("job retry scheduled", metadata: ["run_at": "\(runAt)", "error.code": "\(error.code)"])
             case .giveUp:
-                try store.finish(jobID: job.id, token: job.token, .failed(error))
+                try await store.finish(jobID: job.id, token: job.token, .failed(error))
                 logger.error("job failed", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
             }
         }

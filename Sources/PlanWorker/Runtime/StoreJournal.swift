@@ -1,21 +1,36 @@
 import Logging
 import PlanCore
 import PlanStore
+import Synchronization
 
-/// The store as a running plan's journal: every write carries the run's fencing token.
-struct StoreJournal: Journal {
+/// The store as a running plan's journal: every write carries the run's fencing token. What the
+/// journal held came with the claim; the run keeps its copy up to date with its own writes (no one
+/// else writes a job's journal while its lease is held), so asking costs no query.
+final class StoreJournal: Journal {
     let store: JobStore
     let jobID: Int64
     let token: Int64
     let logger: Logger
+    private let records: Mutex<[String: StepRecord]>
+
+    init(store: JobStore, job: ClaimedJob, logger: Logger) {
+        self.store = store
+        jobID = job.id
+        token = job.token
+        self.logger = logger
+        records = Mutex(job.records)
+    }
 
     func record(of stepKey: String) async -> Result<StepRecord, ErrInfo> {
-        await call { [store, jobID] in try store.stepRecord(jobID: jobID, stepKey: stepKey) }
+        .success(records.withLock { $0[stepKey] ?? StepRecord() })
     }
 
     func begin(_ stepKey: String, attempt: Int) async -> Result<Void, ErrInfo> {
         logger.info("step started", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
-        return await call { [store, jobID, token] in try store.beginStep(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt) }
+        return await call { () async throws(StoreError) in
+            try await self.store.beginStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt)
+            self.records.withLock { $0[stepKey, default: StepRecord()].attempts = attempt }
+        }
     }
 
     func finish(_ stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>) async -> Result<Void, ErrInfo> {
@@ -27,19 +42,23 @@ struct StoreJournal: Journal {
                 "step.id": "\(stepKey)", "attempt": "\(attempt)", "error.code": "\(error.code)", "error.message": "\(error.message)",
             ])
         }
-        return await call { [store, jobID, token] in
-            try store.finishStep(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt, outcome: outcome)
+        return await call { () async throws(StoreError) in
+            try await self.store.finishStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt, outcome: outcome)
+            self.records.withLock { records in
+                switch outcome {
+                case .success(let output): records[stepKey, default: StepRecord()].output = output
+                case .failure(let error): records[stepKey, default: StepRecord()].lastError = error
+                }
+            }
         }
     }
 
-    /// Runs a store call off the cooperative pool; its `StoreError` as the run's `ErrInfo`.
-    private func call<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async -> Result<T, ErrInfo> {
+    /// Runs a store call; its `StoreError` as the run's `ErrInfo`.
+    private func call(_ body: () async throws(StoreError) -> Void) async -> Result<Void, ErrInfo> {
         do {
-            return .success(try await offload(body))
-        } catch let error as StoreError {
-            return .failure(Self.errInfo(error))
+            return .success(try await body())
         } catch {
-            return .failure(ErrInfo(code: "store_error", message: "\(error)", retryable: true))
+            return .failure(Self.errInfo(error))
         }
     }
 

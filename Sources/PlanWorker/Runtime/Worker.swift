@@ -18,6 +18,7 @@ public final class Worker: Service {
     private let doorbell = Doorbell()
     private let running = Mutex<[Int64: RunningJob]>([:])
     private let stopping = Atomic<Bool>(false)
+    private let allocator = Mutex(SlotAllocator())
 
     private struct RunningJob {
         let token: Int64
@@ -60,7 +61,7 @@ public final class Worker: Service {
 
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         let clock = ContinuousClock()
-        var allocator = SlotAllocator()
+        var nextRunAt: Timestamp?
         var lastRecovery = clock.now - .seconds(3600)
         var lastCancelCheck = clock.now
         var lastWatchdog = clock.now
@@ -81,15 +82,21 @@ public final class Worker: Service {
             // every 200 ms, well inside the 2 s promise.
             let checkCancels = now - lastCancelCheck >= .milliseconds(200)
             if checkCancels { lastCancelCheck = now }
-            maintainRunningJobs(now: now, checkCancels: checkCancels)
-            let claimed = claim(allocator: &allocator)
+            await maintainRunningJobs(now: now, checkCancels: checkCancels)
+            let claimed: [ClaimedJob]
+            if let batch = await claim() {
+                claimed = batch.jobs
+                nextRunAt = batch.nextRunAt
+            } else {
+                claimed = []
+            }
             for job in claimed { start(job, in: &group) }
             if configuration.drain, running.withLock({ $0.isEmpty }), !((try? store.hasOutstandingWork(queues: configuration.queues)) ?? true) {
                 logger.info("worker drained")
                 return
             }
             if !claimed.isEmpty { continue }
-            var wait = waitTime(clock: clock, lastWatchdog: lastWatchdog)
+            var wait = waitTime(clock: clock, lastWatchdog: lastWatchdog, nextRunAt: nextRunAt)
             // inotify sees a commit's WAL write, but the commit becomes visible a moment later (the
             // shared-memory index has no file events): look again briefly after every change.
             if clock.now - lastRing < .milliseconds(250) { wait = min(wait, .milliseconds(3)) }
@@ -97,31 +104,33 @@ public final class Worker: Service {
         }
     }
 
-    /// The longest the loop may sleep: until the next scheduled job, heartbeat or watchdog, at most `idleWake`.
-    private func waitTime(clock: ContinuousClock, lastWatchdog: ContinuousClock.Instant) -> Duration {
+    /// The longest the loop may sleep: until the next scheduled job (as of the last claim), heartbeat
+    /// or watchdog, at most `idleWake`.
+    private func waitTime(clock: ContinuousClock, lastWatchdog: ContinuousClock.Instant, nextRunAt: Timestamp?) -> Duration {
         var wait = configuration.idleWake
         if let interval = notifier.watchdogInterval { wait = min(wait, interval / 2 - (clock.now - lastWatchdog)) }
         if !running.withLock({ $0.isEmpty }) { wait = min(wait, configuration.lease / 6) }
-        if let next = try? store.nextRunAt(queues: configuration.queues) {
+        if let next = nextRunAt {
             wait = min(wait, .milliseconds(next.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch + 1))
         }
         return max(wait, .milliseconds(1))
     }
 
-    private func claim(allocator: inout SlotAllocator) -> [ClaimedJob] {
+    /// Claims into the free slots, shared out among the queues with due work; `nil` when no slot is free.
+    private func claim() async -> ClaimBatch? {
         let counts = running.withLock { jobs in Dictionary(jobs.values.map { ($0.queue, 1) }, uniquingKeysWith: +) }
         let free = configuration.concurrency - counts.values.reduce(0, +)
-        guard free > 0 else { return [] }
+        guard free > 0 else { return nil }
+        let configuration = configuration
         do {
-            let due = configuration.eligible(try store.dueQueues())
-            guard !due.isEmpty else { return [] }
-            let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
-            let grants = allocator.allocate(free: free, capacity: capacity, weight: configuration.limit(of:))
-            guard !grants.isEmpty else { return [] }
-            return try store.claim(grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, owner: owner, lease: configuration.lease)
+            return try await store.claim(owner: owner, lease: configuration.lease, queues: configuration.queues) { due in
+                let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
+                let grants = self.allocator.withLock { $0.allocate(free: free, capacity: capacity, weight: configuration.limit(of:)) }
+                return grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            }
         } catch {
             logger.error("claim failed", metadata: ["error": "\(error)"])
-            return []
+            return nil
         }
     }
 
@@ -137,7 +146,7 @@ public final class Worker: Service {
     }
 
     /// Heartbeats leases that are a third through, and stops jobs that were cancelled or lost their lease.
-    private func maintainRunningJobs(now: ContinuousClock.Instant, checkCancels: Bool = true) {
+    private func maintainRunningJobs(now: ContinuousClock.Instant, checkCancels: Bool = true) async {
         let jobs = running.withLock { $0 }
         guard !jobs.isEmpty else { return }
         if checkCancels {
@@ -147,7 +156,7 @@ public final class Worker: Service {
         }
         for (id, job) in jobs where now - job.lastBeat >= configuration.lease / 3 {
             do {
-                let beat = try store.heartbeat(jobID: id, token: job.token, lease: configuration.lease)
+                let beat = try await store.heartbeat(jobID: id, token: job.token, lease: configuration.lease)
                 if !beat.leaseHeld { job.stop.stop(.leaseLost) }
                 if beat.cancelRequested { job.stop.stop(.cancelRequested) }
                 running.withLock { $0[id]?.lastBeat = now }
@@ -183,7 +192,7 @@ public final class Worker: Service {
         let deadline = clock.now + configuration.grace
         logger.info("worker stopping", metadata: ["running": "\(running.withLock { $0.count })", "grace": "\(configuration.grace)"])
         while !Task.isCancelled && !running.withLock({ $0.isEmpty }) && clock.now < deadline {
-            maintainRunningJobs(now: clock.now)
+            await maintainRunningJobs(now: clock.now)
             await doorbell.wait(upTo: min(deadline - clock.now, .milliseconds(250)), clock: clock)
         }
         for job in running.withLock({ Array($0.values) }) { job.stop.stop(.shutdown) }

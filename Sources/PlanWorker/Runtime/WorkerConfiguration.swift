@@ -26,11 +26,5 @@ public struct WorkerConfiguration: Sendable {
         self.idleWake = idleWake
     }
 
-    /// The queues this worker may claim from, given those with due work.
-    func eligible(_ due: [String]) -> [String] {
-        guard let queues else { return due }
-        return due.filter(queues.contains)
-    }
-
     func limit(of queue: String) -> Int { queueLimits[queue] ?? concurrency }
 }
