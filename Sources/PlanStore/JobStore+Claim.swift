@@ -149,9 +149,8 @@ extension Connection {
             """, [.time(now)]).map { $0.text(0)! }
     }
 
-    /// Throws `leaseLost` unless `token` still holds the running job's lease.
-    func requireLease(_ jobID: Int64, _ token: Int64) throws {
-        let row = try query("SELECT lease_token, state FROM jobs WHERE id = ?", [.integer(jobID)]).first
-        guard let row, row.int(0) == token, row.text(1) == JobState.running.rawValue else { throw StoreError.leaseLost(jobID: jobID) }
+    /// Throws `leaseLost` unless the last statement, fenced by the run's token, changed one row.
+    func requireChange(_ jobID: Int64) throws {
+        guard changes == 1 else { throw StoreError.leaseLost(jobID: jobID) }
     }
 }

@@ -15,12 +15,16 @@ extension JobStore {
 
     /// Commits the start of execution `attempt` of a step, before its capability is called.
     public func beginStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, now: Timestamp = .now()) async throws(StoreError) {
+        let values: [SQLValue] = [.integer(jobID), .text(stepKey), .integer(Int64(attempt)), .time(now), .integer(token)]
+        let event = EventRow(jobID, "step_started", at: now, ["step": .string(stepKey), "attempt": .integer(Int64(attempt))])
         try await commit { connection in
-            try connection.requireLease(jobID, token)
             try connection.query(
-                "INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token) VALUES (?, ?, ?, ?, ?)",
-                [.integer(jobID), .text(stepKey), .integer(Int64(attempt)), .time(now), .integer(token)])
-            try connection.event(jobID, "step_started", at: now, ["step": .string(stepKey), "attempt": .integer(Int64(attempt))])
+                """
+                INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token) SELECT ?1, ?2, ?3, ?4, ?5
+                WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND lease_token = ?5 AND state = 'running')
+                """, values)
+            try connection.requireChange(jobID)
+            try connection.insert(event)
         }
     }
 
@@ -28,79 +32,86 @@ extension JobStore {
     /// recorded as `cancelled`. Refused without the lease; a second success is refused by the schema.
     public func finishStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>,
                            now: Timestamp = .now()) async throws(StoreError) {
+        let (name, output, error): (String, JSONValue?, ErrInfo?) = switch outcome {
+        case .success(let value): ("ok", value, nil)
+        case .failure(let error): (error.code == "cancelled" ? "cancelled" : "error", nil, error)
+        }
+        let values: [SQLValue] = [.text(name), .json(output), .json(error?.json), .time(now), .integer(jobID), .text(stepKey),
+                                  .integer(Int64(attempt)), .integer(token)]
+        var detail: [String: JSONValue] = ["step": .string(stepKey), "attempt": .integer(Int64(attempt))]
+        if let error { detail["error"] = error.json }
+        let event = EventRow(jobID, name == "ok" ? "step_succeeded" : "step_failed", at: now, .object(detail))
         try await commit { connection in
-            try connection.requireLease(jobID, token)
-            let (name, output, error): (String, JSONValue?, ErrInfo?) = switch outcome {
-            case .success(let value): ("ok", value, nil)
-            case .failure(let error): (error.code == "cancelled" ? "cancelled" : "error", nil, error)
-            }
             try connection.query(
                 """
-                UPDATE step_results SET outcome = ?, output = ?, error = ?, finished_at = ?
-                WHERE job_id = ? AND step_id = ? AND attempt = ? AND superseded = 0 AND outcome IS NULL
-                """,
-                [.text(name), .json(output), .json(error?.json), .time(now), .integer(jobID), .text(stepKey), .integer(Int64(attempt))])
-            guard connection.changes == 1 else { throw StoreError.leaseLost(jobID: jobID) }
-            var detail: [String: JSONValue] = ["step": .string(stepKey), "attempt": .integer(Int64(attempt))]
-            if let error { detail["error"] = error.json }
-            try connection.event(jobID, name == "ok" ? "step_succeeded" : "step_failed", at: now, .object(detail))
+                UPDATE step_results SET outcome = ?1, output = ?2, error = ?3, finished_at = ?4
+                WHERE job_id = ?5 AND step_id = ?6 AND attempt = ?7 AND superseded = 0 AND outcome IS NULL
+                AND EXISTS (SELECT 1 FROM jobs WHERE id = ?5 AND lease_token = ?8 AND state = 'running')
+                """, values)
+            try connection.requireChange(jobID)
+            try connection.insert(event)
         }
     }
 
     /// Ends a run: `succeeded` with its result, `failed` with its error (the dead letter), or `cancelled`.
     public func finish(jobID: Int64, token: Int64, _ outcome: RunOutcome, now: Timestamp = .now()) async throws(StoreError) {
+        let (state, result, error): (JobState, JSONValue?, ErrInfo?) = switch outcome {
+        case .succeeded(let value): (.succeeded, value, nil)
+        case .failed(let error): (.failed, nil, error)
+        case .cancelled(let error): (.cancelled, nil, error)
+        }
+        let values: [SQLValue] = [.text(state.rawValue), .json(result), .json(error?.json), .time(now), .integer(jobID), .integer(token)]
+        let event = EventRow(jobID, state.rawValue, at: now, error.map { ["error": $0.json] })
         try await commit { connection in
-            try connection.requireLease(jobID, token)
-            let (state, result, error): (JobState, JSONValue?, ErrInfo?) = switch outcome {
-            case .succeeded(let value): (.succeeded, value, nil)
-            case .failed(let error): (.failed, nil, error)
-            case .cancelled(let error): (.cancelled, nil, error)
-            }
             try connection.query(
                 """
                 UPDATE jobs SET state = ?1, result = ?2, last_error = ?3, finished_at = ?4, updated_at = ?4, cancel_requested = 0,
                     lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
                     lease_expires_at = NULL
-                WHERE id = ?5
-                """,
-                [.text(state.rawValue), .json(result), .json(error?.json), .time(now), .integer(jobID)])
-            try connection.event(jobID, state.rawValue, at: now, error.map { ["error": $0.json] })
+                WHERE id = ?5 AND lease_token = ?6 AND state = 'running'
+                """, values)
+            try connection.requireChange(jobID)
+            try connection.insert(event)
         }
     }
 
     /// Puts a run that failed with a retryable error back to `pending` until `runAt`.
     public func reschedule(jobID: Int64, token: Int64, runAt: Timestamp, error: ErrInfo, now: Timestamp = .now()) async throws(StoreError) {
+        let values: [SQLValue] = [.time(runAt), .json(error.json), .time(now), .integer(jobID), .integer(token)]
+        let event = EventRow(jobID, "retry_scheduled", at: now, ["run_at": .string(runAt.iso8601), "error": error.json])
         try await commit { connection in
-            try connection.requireLease(jobID, token)
             try connection.query(
                 """
-                UPDATE jobs SET state = 'pending', run_at = ?, last_error = ?, updated_at = ?,
+                UPDATE jobs SET state = 'pending', run_at = ?1, last_error = ?2, updated_at = ?3,
                     lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
                     lease_expires_at = NULL
-                WHERE id = ?
-                """, [.time(runAt), .json(error.json), .time(now), .integer(jobID)])
-            try connection.event(jobID, "retry_scheduled", at: now, ["run_at": .string(runAt.iso8601), "error": error.json])
+                WHERE id = ?4 AND lease_token = ?5 AND state = 'running'
+                """, values)
+            try connection.requireChange(jobID)
+            try connection.insert(event)
         }
     }
 
     /// Hands a run back on shutdown: the job is `pending` and due at once, and neither the run nor
     /// the step executions it left unfinished or cancelled count against its attempts.
     public func release(jobID: Int64, token: Int64, now: Timestamp = .now()) async throws(StoreError) {
+        let values: [SQLValue] = [.time(now), .integer(jobID), .integer(token)]
+        let event = EventRow(jobID, "released", at: now, ["token": .integer(token)])
         try await commit { connection in
-            try connection.requireLease(jobID, token)
             try connection.query(
                 """
-                UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, ?)
-                WHERE job_id = ? AND lease_token = ? AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
-                """, [.time(now), .integer(jobID), .integer(token)])
-            try connection.query(
-                """
-                UPDATE jobs SET state = 'pending', runs = runs - 1, updated_at = ?,
+                UPDATE jobs SET state = 'pending', runs = runs - 1, updated_at = ?1,
                     lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
                     lease_expires_at = NULL
-                WHERE id = ?
-                """, [.time(now), .integer(jobID)])
-            try connection.event(jobID, "released", at: now, ["token": .integer(token)])
+                WHERE id = ?2 AND lease_token = ?3 AND state = 'running'
+                """, values)
+            try connection.requireChange(jobID)
+            try connection.query(
+                """
+                UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, ?1)
+                WHERE job_id = ?2 AND lease_token = ?3 AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
+                """, values)
+            try connection.insert(event)
         }
     }
 }

@@ -1,5 +1,6 @@
 import CSQLite
 import Glibc
+import Synchronization
 import Migrations
 import PlanCore
 
@@ -73,7 +74,12 @@ public final class JobStore: Sendable {
         }
     }
 
-    deinit { committer?.stop() }
+    deinit {
+        if let committer, getenv("PLANQ_DEBUG_COMMITS") != nil {
+            print("commits: \(committer.transactions) transactions, \(committer.operations) operations, largest \(committer.largestBatch), busy \(committer.busy), gathering \(committer.gathering), cpu \(committer.cpuTime)")
+        }
+        committer?.stop()
+    }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
     /// (in a savepoint of its own); returns once that transaction committed.
@@ -100,6 +106,13 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// With group commit: how many tasks are expected to write at about the same time (a worker's
+    /// running jobs). The writer waits a fraction of a millisecond for that many writes before it
+    /// begins a transaction, so that one transaction serves them all.
+    public func expectConcurrentWriters(_ count: Int) {
+        committer?.expectedWriters.store(max(1, count), ordering: .relaxed)
+    }
+
     /// The migrations this binary carries, and when each was applied.
     public func migrationStatus() throws(StoreError) -> [MigrationStatus] {
         try read { try Migrator(connection: $0, files: Migrations.files).status() }
@@ -111,11 +124,24 @@ public final class JobStore: Sendable {
     }
 }
 
+/// A `job_events` row, its text made before the write transaction that inserts it.
+struct EventRow: Sendable {
+    let values: [SQLValue]
+
+    init(_ jobID: Int64, _ kind: String, at now: Timestamp, _ detail: JSONValue? = nil) {
+        values = [.integer(jobID), .time(now), .text(kind), .json(detail)]
+    }
+}
+
 extension Connection {
     /// Appends an event to a job's history.
+    func insert(_ event: EventRow) throws {
+        try query("INSERT INTO job_events (job_id, at, kind, detail) VALUES (?, ?, ?, ?)", event.values)
+    }
+
+    /// Appends an event to a job's history.
     func event(_ jobID: Int64, _ kind: String, at now: Timestamp, _ detail: JSONValue? = nil) throws {
-        try query("INSERT INTO job_events (job_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                  [.integer(jobID), .text(now.iso8601), .text(kind), detail.map { .text($0.canonicalText) } ?? .null])
+        try insert(EventRow(jobID, kind, at: now, detail))
     }
 }
 

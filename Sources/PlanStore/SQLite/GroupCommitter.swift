@@ -1,14 +1,17 @@
+import CSQLite
 import Dispatch
 import Glibc
+import Synchronization
 
 /// Group commit: write operations submitted from many tasks and threads are packed by one writer
 /// thread into one `BEGIN IMMEDIATE … COMMIT`, so one fsync serves them all. Each operation runs in
 /// a savepoint of its own: one that throws is rolled back alone and gets its error; the others
 /// commit. An operation's caller hears of it only after the transaction holding it committed.
 ///
-/// When the last transaction served several operations, the writer waits up to `gatherWindow`
-/// for as many to queue up again before it begins the next one (PostgreSQL's `commit_delay`):
-/// callers resumed by a commit usually come back with their next write within microseconds.
+/// When more writers are expected than have queued (`expectedWriters`: the worker's running jobs),
+/// the writer waits up to `gatherWindow` for them before it begins a transaction (PostgreSQL's
+/// `commit_delay` with `commit_siblings`): jobs resumed by a commit come back with their next
+/// write within microseconds, and one transaction for all of them costs little more than one.
 final class GroupCommitter: @unchecked Sendable {
     private final class Request {
         /// Dropped once run: synchronous callers pass non-escaping closures (`withoutActuallyEscaping`).
@@ -24,6 +27,7 @@ final class GroupCommitter: @unchecked Sendable {
 
     private let connection: SerialConnection
     private let gatherWindow: Duration
+    private let gatherGap: Duration
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let pending = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var queue: [Request] = []
@@ -32,10 +36,17 @@ final class GroupCommitter: @unchecked Sendable {
     /// The most operations one transaction took, and how many transactions ran (for tests and the bench).
     private(set) var largestBatch = 0
     private(set) var transactions = 0
+    private(set) var operations = 0
+    private(set) var busy = Duration.zero
+    private(set) var cpuTime = Duration.zero
+    private(set) var gathering = Duration.zero
+    /// How many tasks are expected to write concurrently.
+    let expectedWriters = Atomic<Int>(1)
 
-    init(connection: SerialConnection, gatherWindow: Duration = .microseconds(500)) {
+    init(connection: SerialConnection, gatherWindow: Duration = .milliseconds(1), gatherGap: Duration = .microseconds(50)) {
         self.connection = connection
         self.gatherWindow = gatherWindow
+        self.gatherGap = gatherGap
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -44,6 +55,8 @@ final class GroupCommitter: @unchecked Sendable {
         var handle = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         pthread_create(&handle, nil, { raw in
+            // Timed waits of microseconds need a timer slack of microseconds (the default is 50).
+            _ = planq_set_timer_slack(1000)
             let committer = Unmanaged<GroupCommitter>.fromOpaque(raw!).takeRetainedValue()
             committer.loop()
             return nil
@@ -87,7 +100,6 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private func loop() {
-        var expected = 1
         while true {
             pthread_mutex_lock(mutex)
             while queue.isEmpty && !stopping { pthread_cond_wait(pending, mutex) }
@@ -95,61 +107,94 @@ final class GroupCommitter: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 return
             }
+            let expected = expectedWriters.load(ordering: .relaxed)
+            let t0 = ContinuousClock.now
             if queue.count < expected && !stopping { gather(expected) }
+            gathering += ContinuousClock.now - t0
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             largestBatch = max(largestBatch, batch.count)
             transactions += 1
+            operations += batch.count
             pthread_mutex_unlock(mutex)
+            let t1 = ContinuousClock.now
             run(batch)
             for request in batch { request.completion(request.result) }
-            expected = batch.count
+            busy += ContinuousClock.now - t1
+            var cpu = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu)
+            cpuTime = Duration.seconds(cpu.tv_sec) + Duration.nanoseconds(cpu.tv_nsec)
         }
     }
 
-    /// Waits (holding the mutex between waits) until `count` requests queued or the window closed.
+    /// Waits until `count` requests queued, no new one came for `gatherGap`, or `gatherWindow` passed.
     private func gather(_ count: Int) {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let window = gatherWindow.components
-        deadline.tv_nsec += Int(window.attoseconds / 1_000_000_000) + Int(window.seconds) * 1_000_000_000
-        deadline.tv_sec += deadline.tv_nsec / 1_000_000_000
-        deadline.tv_nsec %= 1_000_000_000
+        let window = Self.deadline(after: gatherWindow)
         while queue.count < count && !stopping {
-            if pthread_cond_timedwait(pending, mutex, &deadline) == ETIMEDOUT { return }
+            let queued = queue.count
+            var deadline = Self.deadline(after: gatherGap)
+            if Self.isBefore(window, deadline) { deadline = window }
+            while queue.count == queued && !stopping {
+                if pthread_cond_timedwait(pending, mutex, &deadline) == ETIMEDOUT { break }
+            }
+            if queue.count == queued || Self.isBefore(window, Self.deadline(after: .zero)) { return }
         }
     }
 
+    private static func deadline(after duration: Duration) -> timespec {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        let nanoseconds = Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
+        time.tv_nsec += nanoseconds
+        time.tv_sec += time.tv_nsec / 1_000_000_000
+        time.tv_nsec %= 1_000_000_000
+        return time
+    }
+
+    private static func isBefore(_ a: timespec, _ b: timespec) -> Bool { (a.tv_sec, a.tv_nsec) < (b.tv_sec, b.tv_nsec) }
+
+    /// Runs the batch in one transaction. First without savepoints (they copy every page an
+    /// operation touches); when an operation throws, the transaction is rolled back and run again
+    /// with a savepoint per operation, so that only the failing one fails. Operations are functions
+    /// of the database and their captured values, so running one again gives the same outcome.
     private func run(_ batch: [Request]) {
         connection.withConnection { connection in
-            do {
-                try connection.query("BEGIN IMMEDIATE")
-            } catch {
-                for request in batch {
-                    request.body = nil
-                    request.result = .failure(error)
-                }
-                return
-            }
-            for request in batch {
-                let body = request.body!
-                request.body = nil
-                do {
-                    try connection.query("SAVEPOINT operation")
-                    request.result = .success(try body(connection))
-                    try connection.query("RELEASE operation")
-                } catch {
-                    request.result = .failure(error)
-                    try? connection.query("ROLLBACK TO operation")
-                    try? connection.query("RELEASE operation")
-                }
-            }
-            do {
-                try connection.query("COMMIT")
-            } catch {
-                try? connection.query("ROLLBACK")
-                for request in batch { request.result = .failure(error) }
+            if !transaction(batch, connection, savepoints: false) && batch.count > 1 {
+                _ = transaction(batch, connection, savepoints: true)
             }
         }
+        for request in batch { request.body = nil }
+    }
+
+    /// One attempt at the batch; `false` when an operation failed without a savepoint to undo it alone.
+    private func transaction(_ batch: [Request], _ connection: Connection, savepoints: Bool) -> Bool {
+        do {
+            try connection.query("BEGIN IMMEDIATE")
+        } catch {
+            for request in batch { request.result = .failure(error) }
+            return true
+        }
+        for request in batch {
+            do {
+                if savepoints { try connection.query("SAVEPOINT operation") }
+                request.result = .success(try request.body!(connection))
+                if savepoints { try connection.query("RELEASE operation") }
+            } catch {
+                request.result = .failure(error)
+                guard savepoints else {
+                    try? connection.query("ROLLBACK")
+                    return false
+                }
+                try? connection.query("ROLLBACK TO operation")
+                try? connection.query("RELEASE operation")
+            }
+        }
+        do {
+            try connection.query("COMMIT")
+        } catch {
+            try? connection.query("ROLLBACK")
+            for request in batch { request.result = .failure(error) }
+        }
+        return true
     }
 }

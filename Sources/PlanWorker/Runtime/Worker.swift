@@ -136,11 +136,17 @@ public final class Worker: Service {
 
     private func start(_ job: ClaimedJob, in group: inout DiscardingTaskGroup) {
         let stop = StopSignal()
-        running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
+        store.expectConcurrentWriters(running.withLock { running in
+            running[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now)
+            return running.count
+        })
         let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom)
         group.addTask {
             await runner.run(job, stop: stop)
-            self.running.withLock { _ = $0.removeValue(forKey: job.id) }
+            self.store.expectConcurrentWriters(self.running.withLock { running in
+                running.removeValue(forKey: job.id)
+                return running.count
+            })
             self.doorbell.ring()
         }
     }
