@@ -19,27 +19,35 @@ extension JobStore {
     }
 
     private static func insert(_ plan: PlanDescription, into connection: Connection, now: Timestamp) throws -> EnqueueResult {
-        if let existing = try connection.query("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(plan.idempotencyKey)]).first {
-            return EnqueueResult(id: existing.int(0)!, idempotencyKey: plan.idempotencyKey, created: false)
-        }
-        try connection.query("INSERT OR IGNORE INTO queues (name) VALUES (?)", [.text(plan.queue)])
-        if let limit = try connection.query("SELECT max_pending FROM queues WHERE name = ?", [.text(plan.queue)]).first?.int(0) {
-            let pending = try connection.query("SELECT count(*) FROM jobs WHERE queue = ? AND state = 'pending'", [.text(plan.queue)])[0].int(0)!
-            if pending >= limit { throw StoreError.queueFull(queue: plan.queue, limit: Int(limit)) }
-        }
         let runAt: Timestamp = switch plan.start {
         case .delay(let delay)?: now.adding(delay)
         case .runAt(let time)?: time
         case nil: now
         }
-        let id = try connection.query(
+        let inserted = try connection.query(
             """
             INSERT INTO jobs (idempotency_key, queue, priority, state, run_at, created_at, updated_at, plan)
-            VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING id
+            VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5, ?6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
             """,
-            [.text(plan.idempotencyKey), .text(plan.queue), .integer(Int64(plan.priority)), .time(runAt), .time(now), .time(now),
-             .text(plan.canonicalText)])[0].int(0)!
+            [.text(plan.idempotencyKey), .text(plan.queue), .integer(Int64(plan.priority)), .time(runAt), .time(now), .text(plan.canonicalText)])
+        guard let id = inserted.first?.int(0) else {
+            let existing = try connection.query("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(plan.idempotencyKey)])[0].int(0)!
+            return EnqueueResult(id: existing, idempotencyKey: plan.idempotencyKey, created: false)
+        }
+        try admit(to: plan.queue, connection)
         try connection.event(id, "enqueued", at: now, ["queue": .string(plan.queue), "run_at": .string(runAt.iso8601)])
         return EnqueueResult(id: id, idempotencyKey: plan.idempotencyKey, created: true)
+    }
+
+    /// Makes sure the queue has its row, and throws `queueFull` when the job just inserted took it
+    /// over its `max_pending` limit (the caller's transaction then writes nothing).
+    private static func admit(to queue: String, _ connection: Connection) throws {
+        guard let row = try connection.query("SELECT max_pending FROM queues WHERE name = ?", [.text(queue)]).first else {
+            try connection.query("INSERT INTO queues (name) VALUES (?)", [.text(queue)])
+            return
+        }
+        guard let limit = row.int(0) else { return }
+        let pending = try connection.query("SELECT count(*) FROM jobs WHERE queue = ? AND state = 'pending'", [.text(queue)])[0].int(0)!
+        if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }
     }
 }

@@ -74,12 +74,7 @@ public final class JobStore: Sendable {
         }
     }
 
-    deinit {
-        if let committer, getenv("PLANQ_DEBUG_COMMITS") != nil {
-            print("commits: \(committer.transactions) transactions, \(committer.operations) operations, largest \(committer.largestBatch), busy \(committer.busy), gathering \(committer.gathering), cpu \(committer.cpuTime)")
-        }
-        committer?.stop()
-    }
+    deinit { committer?.stop() }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
     /// (in a savepoint of its own); returns once that transaction committed.

@@ -41,6 +41,20 @@ import Testing
         #expect(try store.enqueue(Array(batch.prefix(3))).count == 3)
     }
 
+    @Test func aKnownKeyReturnsItsJobEvenWhenTheQueueIsFull() async throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        try store.setMaxPending(1, queue: "small")
+        let first = try store.enqueue([samplePlan(key: "a", queue: "small")])[0]
+        let again = try store.enqueue([samplePlan(key: "a", queue: "small")])[0]
+        #expect(again == EnqueueResult(id: first.id, idempotencyKey: "a", created: false))
+        #expect { try store.enqueue([samplePlan(key: "b", queue: "small")]) } throws: {
+            if case StoreError.queueFull(queue: "small", limit: 1) = $0 { true } else { false }
+        }
+        #expect(database.scalar("SELECT count(*) FROM jobs") == "1")
+        #expect(database.scalar("SELECT count(*) FROM job_events") == "1")
+    }
+
     @Test func twoConnectionsRacingOneKeyMakeOneJob() async throws {
         let database = TemporaryDatabase()
         _ = try database.open()

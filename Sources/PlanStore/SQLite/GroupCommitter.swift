@@ -36,10 +36,6 @@ final class GroupCommitter: @unchecked Sendable {
     /// The most operations one transaction took, and how many transactions ran (for tests and the bench).
     private(set) var largestBatch = 0
     private(set) var transactions = 0
-    private(set) var operations = 0
-    private(set) var busy = Duration.zero
-    private(set) var cpuTime = Duration.zero
-    private(set) var gathering = Duration.zero
     /// How many tasks are expected to write concurrently.
     let expectedWriters = Atomic<Int>(1)
 
@@ -108,22 +104,14 @@ final class GroupCommitter: @unchecked Sendable {
                 return
             }
             let expected = expectedWriters.load(ordering: .relaxed)
-            let t0 = ContinuousClock.now
             if queue.count < expected && !stopping { gather(expected) }
-            gathering += ContinuousClock.now - t0
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             largestBatch = max(largestBatch, batch.count)
             transactions += 1
-            operations += batch.count
             pthread_mutex_unlock(mutex)
-            let t1 = ContinuousClock.now
             run(batch)
             for request in batch { request.completion(request.result) }
-            busy += ContinuousClock.now - t1
-            var cpu = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu)
-            cpuTime = Duration.seconds(cpu.tv_sec) + Duration.nanoseconds(cpu.tv_nsec)
         }
     }
 
