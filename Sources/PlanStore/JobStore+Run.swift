@@ -7,6 +7,12 @@ public enum RunOutcome: Sendable {
     case cancelled(ErrInfo?)
 }
 
+/// A write of a run made ready ahead of its transaction, to be committed with the run's next
+/// write (`after:`): fenced by the run's token like every other.
+public struct RunWrite: Sendable {
+    let apply: @Sendable (Connection) throws -> Void
+}
+
 extension JobStore {
     /// What is recorded for a step key: its current success, the executions started, the last error.
     public func stepRecord(jobID: Int64, stepKey: String) throws(StoreError) -> StepRecord {
@@ -14,10 +20,12 @@ extension JobStore {
     }
 
     /// Commits the start of execution `attempt` of a step, before its capability is called.
-    public func beginStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, now: Timestamp = .now()) async throws(StoreError) {
+    /// `earlier` writes of the run commit first, in the same transaction.
+    public func beginStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, now: Timestamp = .now(),
+                          after earlier: [RunWrite] = []) async throws(StoreError) {
         let values: [SQLValue] = [.integer(jobID), .text(stepKey), .integer(Int64(attempt)), .time(now), .integer(token)]
         let event = EventRow(jobID, "step_started", at: now, ["step": .string(stepKey), "attempt": .integer(Int64(attempt))])
-        try await commit { connection in
+        try await commit(earlier) { connection in
             try connection.query(
                 """
                 INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token) SELECT ?1, ?2, ?3, ?4, ?5
@@ -32,6 +40,17 @@ extension JobStore {
     /// recorded as `cancelled`. Refused without the lease; a second success is refused by the schema.
     public func finishStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>,
                            now: Timestamp = .now()) async throws(StoreError) {
+        try await commitRunWrites([stepFinished(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt, outcome: outcome, now: now)])
+    }
+
+    /// Commits writes made ready ahead, in order, in one operation: all or none.
+    public func commitRunWrites(_ writes: [RunWrite]) async throws(StoreError) {
+        try await commit(writes) { _ in }
+    }
+
+    /// `finishStep` made ready, to be committed with the run's next write.
+    public func stepFinished(jobID: Int64, token: Int64, stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>,
+                             now: Timestamp = .now()) -> RunWrite {
         let (name, output, error): (String, JSONValue?, ErrInfo?) = switch outcome {
         case .success(let value): ("ok", value, nil)
         case .failure(let error): (error.code == "cancelled" ? "cancelled" : "error", nil, error)
@@ -41,7 +60,7 @@ extension JobStore {
         var detail: [String: JSONValue] = ["step": .string(stepKey), "attempt": .integer(Int64(attempt))]
         if let error { detail["error"] = error.json }
         let event = EventRow(jobID, name == "ok" ? "step_succeeded" : "step_failed", at: now, .object(detail))
-        try await commit { connection in
+        return RunWrite { connection in
             try connection.query(
                 """
                 UPDATE step_results SET outcome = ?1, output = ?2, error = ?3, finished_at = ?4
@@ -54,7 +73,9 @@ extension JobStore {
     }
 
     /// Ends a run: `succeeded` with its result, `failed` with its error (the dead letter), or `cancelled`.
-    public func finish(jobID: Int64, token: Int64, _ outcome: RunOutcome, now: Timestamp = .now()) async throws(StoreError) {
+    /// `earlier` writes of the run commit first, in the same transaction (so do those of `reschedule` and `release`).
+    public func finish(jobID: Int64, token: Int64, _ outcome: RunOutcome, now: Timestamp = .now(),
+                        after earlier: [RunWrite] = []) async throws(StoreError) {
         let (state, result, error): (JobState, JSONValue?, ErrInfo?) = switch outcome {
         case .succeeded(let value): (.succeeded, value, nil)
         case .failed(let error): (.failed, nil, error)
@@ -62,7 +83,7 @@ extension JobStore {
         }
         let values: [SQLValue] = [.text(state.rawValue), .json(result), .json(error?.json), .time(now), .integer(jobID), .integer(token)]
         let event = EventRow(jobID, state.rawValue, at: now, error.map { ["error": $0.json] })
-        try await commit { connection in
+        try await commit(earlier) { connection in
             try connection.query(
                 """
                 UPDATE jobs SET state = ?1, result = ?2, last_error = ?3, finished_at = ?4, updated_at = ?4, cancel_requested = 0,
@@ -76,10 +97,11 @@ extension JobStore {
     }
 
     /// Puts a run that failed with a retryable error back to `pending` until `runAt`.
-    public func reschedule(jobID: Int64, token: Int64, runAt: Timestamp, error: ErrInfo, now: Timestamp = .now()) async throws(StoreError) {
+    public func reschedule(jobID: Int64, token: Int64, runAt: Timestamp, error: ErrInfo, now: Timestamp = .now(),
+                        after earlier: [RunWrite] = []) async throws(StoreError) {
         let values: [SQLValue] = [.time(runAt), .json(error.json), .time(now), .integer(jobID), .integer(token)]
         let event = EventRow(jobID, "retry_scheduled", at: now, ["run_at": .string(runAt.iso8601), "error": error.json])
-        try await commit { connection in
+        try await commit(earlier) { connection in
             try connection.query(
                 """
                 UPDATE jobs SET state = 'pending', run_at = ?1, last_error = ?2, updated_at = ?3,
@@ -94,10 +116,11 @@ extension JobStore {
 
     /// Hands a run back on shutdown: the job is `pending` and due at once, and neither the run nor
     /// the step executions it left unfinished or cancelled count against its attempts.
-    public func release(jobID: Int64, token: Int64, now: Timestamp = .now()) async throws(StoreError) {
+    public func release(jobID: Int64, token: Int64, now: Timestamp = .now(),
+                        after earlier: [RunWrite] = []) async throws(StoreError) {
         let values: [SQLValue] = [.time(now), .integer(jobID), .integer(token)]
         let event = EventRow(jobID, "released", at: now, ["token": .integer(token)])
-        try await commit { connection in
+        try await commit(earlier) { connection in
             try connection.query(
                 """
                 UPDATE jobs SET state = 'pending', runs = runs - 1, updated_at = ?1,
@@ -131,5 +154,15 @@ extension Connection {
             records[row.text(0)!] = record
         }
         return records
+    }
+}
+
+extension JobStore {
+    /// Commits `earlier` and then `body` in one operation: all or none.
+    func commit(_ earlier: [RunWrite], _ body: @escaping @Sendable (Connection) throws -> Void) async throws(StoreError) {
+        try await commit { connection in
+            for write in earlier { try write.apply(connection) }
+            try body(connection)
+        }
     }
 }

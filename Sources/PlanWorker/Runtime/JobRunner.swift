@@ -24,7 +24,7 @@ struct JobRunner: Sendable {
         // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
         let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil)
         do {
-            try await record(outcome, of: job, stop: reason, logger: logger)
+            try await record(outcome, of: job, stop: reason, carried: journal.takeCarried(), logger: logger)
         } catch {
             logger.warning("job outcome not recorded", metadata: ["error": "\(error)"])
         }
@@ -49,18 +49,19 @@ struct JobRunner: Sendable {
         }
     }
 
-    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: ClaimedJob, stop: StopReason?, logger: Logger) async throws(StoreError) {
+    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: ClaimedJob, stop: StopReason?, carried: [RunWrite],
+                        logger: Logger) async throws(StoreError) {
         switch (outcome, stop) {
         case (.success(let value), _):
-            try await store.finish(jobID: job.id, token: job.token, .succeeded(value))
+            try await store.finish(jobID: job.id, token: job.token, .succeeded(value), after: carried)
             logger.info("job succeeded")
         case (_, .leaseLost?):
             logger.warning("job lease lost; another worker has it")
         case (.failure(let error), .cancelRequested?):
-            try await store.finish(jobID: job.id, token: job.token, .cancelled(error))
+            try await store.finish(jobID: job.id, token: job.token, .cancelled(error), after: carried)
             logger.info("job cancelled")
         case (.failure, .shutdown?):
-            try await store.release(jobID: job.id, token: job.token)
+            try await store.release(jobID: job.id, token: job.token, after: carried)
             logger.info("job released")
         case (.failure(let error), nil) where error.code == "lease_lost":
             logger.warning("job lease lost; another worker has it")
@@ -68,10 +69,10 @@ struct JobRunner: Sendable {
             switch job.plan.decision(after: error, jobAttempt: job.runs, random: random()) {
             case .retry(let delay):
                 let runAt = Timestamp.now().adding(PlanDuration(delay))
-                try await store.reschedule(jobID: job.id, token: job.token, runAt: runAt, error: error)
+                try await store.reschedule(jobID: job.id, token: job.token, runAt: runAt, error: error, after: carried)
                 logger.info("job retry scheduled", metadata: ["run_at": "\(runAt)", "error.code": "\(error.code)"])
             case .giveUp:
-                try await store.finish(jobID: job.id, token: job.token, .failed(error))
+                try await store.finish(jobID: job.id, token: job.token, .failed(error), after: carried)
                 logger.error("job failed", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
             }
         }

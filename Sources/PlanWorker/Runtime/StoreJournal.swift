@@ -6,31 +6,59 @@ import Synchronization
 /// The store as a running plan's journal: every write carries the run's fencing token. What the
 /// journal held came with the claim; the run keeps its copy up to date with its own writes (no one
 /// else writes a job's journal while its lease is held), so asking costs no query.
+///
+/// A step's success, when no other step of the run is in flight, is carried into the run's next
+/// write — the next step's start or the run's end, microseconds later — and commits in the same
+/// transaction: nothing acts on that success before it is committed, and a job needs one
+/// transaction fewer per step.
 final class StoreJournal: Journal {
     let store: JobStore
     let jobID: Int64
     let token: Int64
     let logger: Logger
-    private let records: Mutex<[String: StepRecord]>
+    private struct State {
+        var records: [String: StepRecord]
+        /// Steps begun (or beginning) and not finished.
+        var inFlight = 0
+        var carried: [RunWrite] = []
+    }
+
+    private let state: Mutex<State>
 
     init(store: JobStore, job: ClaimedJob, logger: Logger) {
         self.store = store
         jobID = job.id
         token = job.token
         self.logger = logger
-        records = Mutex(job.records)
+        state = Mutex(State(records: job.records))
     }
 
     func record(of stepKey: String) async -> Result<StepRecord, ErrInfo> {
-        .success(records.withLock { $0[stepKey] ?? StepRecord() })
+        .success(state.withLock { $0.records[stepKey] ?? StepRecord() })
+    }
+
+    /// The writes carried so far, for the run's last write; the journal holds none after.
+    func takeCarried() -> [RunWrite] {
+        state.withLock { state in
+            defer { state.carried = [] }
+            return state.carried
+        }
     }
 
     func begin(_ stepKey: String, attempt: Int) async -> Result<Void, ErrInfo> {
         logger.info("step started", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
-        return await call { () async throws(StoreError) in
-            try await self.store.beginStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt)
-            self.records.withLock { $0[stepKey, default: StepRecord()].attempts = attempt }
+        let carried = state.withLock { state in
+            state.inFlight += 1
+            defer { state.carried = [] }
+            return state.carried
         }
+        let result = await call { () async throws(StoreError) in
+            try await self.store.beginStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt, after: carried)
+        }
+        state.withLock { state in
+            if case .success = result { state.records[stepKey, default: StepRecord()].attempts = attempt } else { state.inFlight -= 1 }
+        }
+        return result
     }
 
     func finish(_ stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>) async -> Result<Void, ErrInfo> {
@@ -42,14 +70,23 @@ final class StoreJournal: Journal {
                 "step.id": "\(stepKey)", "attempt": "\(attempt)", "error.code": "\(error.code)", "error.message": "\(error.message)",
             ])
         }
-        return await call { () async throws(StoreError) in
-            try await self.store.finishStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt, outcome: outcome)
-            self.records.withLock { records in
-                switch outcome {
-                case .success(let output): records[stepKey, default: StepRecord()].output = output
-                case .failure(let error): records[stepKey, default: StepRecord()].lastError = error
-                }
+        let write = store.stepFinished(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt, outcome: outcome)
+        let carried = state.withLock { state -> [RunWrite]? in
+            state.inFlight -= 1
+            switch outcome {
+            case .success(let output): state.records[stepKey, default: StepRecord()].output = output
+            case .failure(let error): state.records[stepKey, default: StepRecord()].lastError = error
             }
+            guard case .success = outcome, state.inFlight == 0 else {
+                defer { state.carried = [] }
+                return state.carried
+            }
+            state.carried.append(write)
+            return nil
+        }
+        guard let carried else { return .success(()) }
+        return await call { () async throws(StoreError) in
+            try await self.store.commitRunWrites(carried + [write])
         }
     }
 
