@@ -144,7 +144,7 @@ extension Connection {
         try query(
             """
             SELECT name FROM queues q WHERE paused = 0
-            AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= ?)
+            AND EXISTS (SELECT 1 FROM jobs j INDEXED BY jobs_due WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= ?)
             ORDER BY name
             """, [.time(now)]).map { $0.text(0)! }
     }
