@@ -158,7 +158,7 @@ extension Connection {
 }
 
 extension JobStore {
-    /// Commits `earlier` and then `body` in one operation: all or none.
+    /// Commits `earlier` and then `body` in one group-commit operation: all or none.
     func commit(_ earlier: [RunWrite], _ body: @escaping @Sendable (Connection) throws -> Void) async throws(StoreError) {
         try await commit { connection in
             for write in earlier { try write.apply(connection) }

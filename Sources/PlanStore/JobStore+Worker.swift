@@ -12,11 +12,6 @@ extension JobStore {
         }
     }
 
-    /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is not due yet.
-    public func nextRunAt(queues: [String]?, after now: Timestamp = .now()) throws(StoreError) -> Timestamp? {
-        try read { connection in try connection.nextRunAt(queues: queues, after: now) }
-    }
-
     /// Whether a drained worker must keep going: a job of `queues` (all when `nil`) is running,
     /// due, or waiting for a retry (pending after a run). Paused queues do not count.
     public func hasOutstandingWork(queues: [String]?, now: Timestamp = .now()) throws(StoreError) -> Bool {

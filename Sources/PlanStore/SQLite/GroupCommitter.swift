@@ -4,9 +4,9 @@ import Glibc
 import Synchronization
 
 /// Group commit: write operations submitted from many tasks and threads are packed by one writer
-/// thread into one `BEGIN IMMEDIATE … COMMIT`, so one fsync serves them all. Each operation runs in
-/// a savepoint of its own: one that throws is rolled back alone and gets its error; the others
-/// commit. An operation's caller hears of it only after the transaction holding it committed.
+/// thread into one `BEGIN IMMEDIATE … COMMIT`, so one fsync serves them all. An operation that
+/// throws gets its error and leaves nothing behind; the others commit (see `run`). An operation's
+/// caller hears of it only after the transaction holding it committed.
 ///
 /// When more writers are expected than have queued (`expectedWriters`: the worker's running jobs),
 /// the writer waits up to `gatherWindow` for them before it begins a transaction (PostgreSQL's

@@ -61,7 +61,7 @@ public final class Worker: Service {
 
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         let clock = ContinuousClock()
-        var nextRunAt: Timestamp?
+        var nextRunAt: Timestamp?  // as of the last claim
         var lastRecovery = clock.now - .seconds(3600)
         var lastCancelCheck = clock.now
         var lastWatchdog = clock.now
@@ -83,13 +83,10 @@ public final class Worker: Service {
             let checkCancels = now - lastCancelCheck >= .milliseconds(200)
             if checkCancels { lastCancelCheck = now }
             await maintainRunningJobs(now: now, checkCancels: checkCancels)
-            let claimed: [ClaimedJob]
-            if let batch = await claim() {
-                claimed = batch.jobs
-                nextRunAt = batch.nextRunAt
-            } else {
-                claimed = []
-            }
+            // No free slot: no claim, and no scheduled job to wake for (a job ending rings the doorbell).
+            let batch = await claim()
+            let claimed = batch?.jobs ?? []
+            nextRunAt = batch?.nextRunAt
             for job in claimed { start(job, in: &group) }
             if configuration.drain, running.withLock({ $0.isEmpty }), !((try? store.hasOutstandingWork(queues: configuration.queues)) ?? true) {
                 logger.info("worker drained")
