@@ -1,6 +1,5 @@
 import CSQLite
 import Glibc
-import Synchronization
 import Migrations
 import PlanCore
 
@@ -99,13 +98,6 @@ public final class JobStore: Sendable {
         } catch {
             throw Self.storeError(error)
         }
-    }
-
-    /// With group commit: how many tasks are expected to write at about the same time (a worker's
-    /// running jobs). The writer waits a fraction of a millisecond for that many writes before it
-    /// begins a transaction, so that one transaction serves them all.
-    public func expectConcurrentWriters(_ count: Int) {
-        committer?.expectedWriters.store(max(1, count), ordering: .relaxed)
     }
 
     /// The migrations this binary carries, and when each was applied.

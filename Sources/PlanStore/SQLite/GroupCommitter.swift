@@ -1,17 +1,14 @@
-import CSQLite
 import Dispatch
 import Glibc
-import Synchronization
 
 /// Group commit: write operations submitted from many tasks and threads are packed by one writer
 /// thread into one `BEGIN IMMEDIATE … COMMIT`, so one fsync serves them all. An operation that
 /// throws gets its error and leaves nothing behind; the others commit (see `run`). An operation's
 /// caller hears of it only after the transaction holding it committed.
 ///
-/// When more writers are expected than have queued (`expectedWriters`: the worker's running jobs),
-/// the writer waits up to `gatherWindow` for them before it begins a transaction (PostgreSQL's
-/// `commit_delay` with `commit_siblings`): jobs resumed by a commit come back with their next
-/// write within microseconds, and one transaction for all of them costs little more than one.
+/// The writer never waits for more: what queues up while a transaction runs makes the next batch
+/// (measured: waiting for the running jobs' next writes, as PostgreSQL's `commit_delay` does, made
+/// the worker slower — the writer and the jobs then take turns instead of overlapping).
 final class GroupCommitter: @unchecked Sendable {
     private final class Request {
         /// Dropped once run: synchronous callers pass non-escaping closures (`withoutActuallyEscaping`).
@@ -26,8 +23,6 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private let connection: SerialConnection
-    private let gatherWindow: Duration
-    private let gatherGap: Duration
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let pending = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var queue: [Request] = []
@@ -36,23 +31,14 @@ final class GroupCommitter: @unchecked Sendable {
     /// The most operations one transaction took, and how many transactions ran (for tests and the bench).
     private(set) var largestBatch = 0
     private(set) var transactions = 0
-    /// How many tasks are expected to write concurrently.
-    let expectedWriters = Atomic<Int>(1)
 
-    init(connection: SerialConnection, gatherWindow: Duration = .milliseconds(1), gatherGap: Duration = .microseconds(50)) {
+    init(connection: SerialConnection) {
         self.connection = connection
-        self.gatherWindow = gatherWindow
-        self.gatherGap = gatherGap
         pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(pending, &attributes)
+        pthread_cond_init(pending, nil)
         var handle = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         pthread_create(&handle, nil, { raw in
-            // Timed waits of microseconds need a timer slack of microseconds (the default is 50).
-            _ = planq_set_timer_slack(1000)
             let committer = Unmanaged<GroupCommitter>.fromOpaque(raw!).takeRetainedValue()
             committer.loop()
             return nil
@@ -103,8 +89,6 @@ final class GroupCommitter: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 return
             }
-            let expected = expectedWriters.load(ordering: .relaxed)
-            if queue.count < expected && !stopping { gather(expected) }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             largestBatch = max(largestBatch, batch.count)
@@ -114,32 +98,6 @@ final class GroupCommitter: @unchecked Sendable {
             for request in batch { request.completion(request.result) }
         }
     }
-
-    /// Waits until `count` requests queued, no new one came for `gatherGap`, or `gatherWindow` passed.
-    private func gather(_ count: Int) {
-        let window = Self.deadline(after: gatherWindow)
-        while queue.count < count && !stopping {
-            let queued = queue.count
-            var deadline = Self.deadline(after: gatherGap)
-            if Self.isBefore(window, deadline) { deadline = window }
-            while queue.count == queued && !stopping {
-                if pthread_cond_timedwait(pending, mutex, &deadline) == ETIMEDOUT { break }
-            }
-            if queue.count == queued || Self.isBefore(window, Self.deadline(after: .zero)) { return }
-        }
-    }
-
-    private static func deadline(after duration: Duration) -> timespec {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        let nanoseconds = Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
-        time.tv_nsec += nanoseconds
-        time.tv_sec += time.tv_nsec / 1_000_000_000
-        time.tv_nsec %= 1_000_000_000
-        return time
-    }
-
-    private static func isBefore(_ a: timespec, _ b: timespec) -> Bool { (a.tv_sec, a.tv_nsec) < (b.tv_sec, b.tv_nsec) }
 
     /// Runs the batch in one transaction. First without savepoints (they copy every page an
     /// operation touches); when an operation throws, the transaction is rolled back and run again

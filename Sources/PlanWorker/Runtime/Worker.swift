@@ -133,17 +133,11 @@ public final class Worker: Service {
 
     private func start(_ job: ClaimedJob, in group: inout DiscardingTaskGroup) {
         let stop = StopSignal()
-        store.expectConcurrentWriters(running.withLock { running in
-            running[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now)
-            return running.count
-        })
+        running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
         let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom)
         group.addTask {
             await runner.run(job, stop: stop)
-            self.store.expectConcurrentWriters(self.running.withLock { running in
-                running.removeValue(forKey: job.id)
-                return running.count
-            })
+            self.running.withLock { _ = $0.removeValue(forKey: job.id) }
             self.doorbell.ring()
         }
     }
