@@ -73,7 +73,10 @@ public final class JobStore: Sendable {
         }
     }
 
-    deinit { committer?.stop() }
+    deinit {
+        if let committer, getenv("PLANQ_DEBUG_COMMITS") != nil { print("DEBUG transactions \(committer.transactions) largest \(committer.largestBatch)") }
+        committer?.stop()
+    }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
     /// (in a savepoint of its own); returns once that transaction committed.

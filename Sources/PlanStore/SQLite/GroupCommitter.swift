@@ -46,6 +46,15 @@ final class GroupCommitter: @unchecked Sendable {
         thread = handle
     }
 
+    /// Names the calling thread, as `top -H`, `ps -L` and `perf` show it.
+    private static func nameThread(_ name: String) {
+        let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        let bytes = Array(name.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+    }
+
     /// Runs `body` in the next group transaction and returns its result once that committed;
     /// blocks the calling thread until then.
     func submit<T>(_ body: @escaping (Connection) throws -> T) throws -> T {
@@ -82,6 +91,7 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private func loop() {
+        Self.nameThread("planq-writer")
         while true {
             pthread_mutex_lock(mutex)
             while queue.isEmpty && !stopping { pthread_cond_wait(pending, mutex) }

@@ -10,7 +10,9 @@ struct JobRunner: Sendable {
     let logger: Logger
     let random: UnitRandom
 
-    func run(_ job: ClaimedJob, stop: StopSignal) async {
+    /// `planEnded` is called once the plan is done and only its record is left to write: the slot
+    /// is free then, and a claim for it can share the record's transaction.
+    func run(_ job: ClaimedJob, stop: StopSignal, planEnded: () -> Void) async {
         var logger = logger
         logger[metadataKey: "job.id"] = "\(job.id)"
         logger.info("job claimed", metadata: ["queue": "\(job.queue)", "run": "\(job.runs)", "token": "\(job.token)"])
@@ -23,6 +25,7 @@ struct JobRunner: Sendable {
         let outcome = await Self.perform(plan, until: stop)
         // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
         let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil)
+        planEnded()
         do {
             try await record(outcome, of: job, stop: reason, carried: journal.takeCarried(), logger: logger)
         } catch {

@@ -136,9 +136,10 @@ public final class Worker: Service {
         running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
         let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom)
         group.addTask {
-            await runner.run(job, stop: stop)
-            self.running.withLock { _ = $0.removeValue(forKey: job.id) }
-            self.doorbell.ring()
+            await runner.run(job, stop: stop) {
+                self.running.withLock { _ = $0.removeValue(forKey: job.id) }
+                self.doorbell.ring()
+            }
         }
     }
 
