@@ -73,10 +73,7 @@ public final class JobStore: Sendable {
         }
     }
 
-    deinit {
-        if let committer, getenv("PLANQ_DEBUG_COMMITS") != nil { print("DEBUG transactions \(committer.transactions) largest \(committer.largestBatch)") }
-        committer?.stop()
-    }
+    deinit { committer?.stop() }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
     /// (in a savepoint of its own); returns once that transaction committed.
