@@ -20,7 +20,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "full (production default) or normal.")
     var synchronous: Durability = .full
     @Option(help: "Jobs (and transactions) per figure.")
-    var jobs = 2000
+    var jobs = 10_000
     @Option(help: "Pending jobs in the large backlog.")
     var backlog = 1_000_000
     @Option(help: "Enqueue-to-start samples.")
