@@ -100,6 +100,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         ("prune", "SELECT id FROM jobs WHERE finished_at < ? AND state IN ('succeeded', 'failed', 'cancelled') LIMIT 1000"),
         ("by key", "SELECT id FROM jobs WHERE idempotency_key = ?"),
         ("pending count", "SELECT count(*) FROM jobs WHERE queue = ? AND state = 'pending'"),
+        ("stats counts", JobStore.countsByQueueAndState),
     ]
 
     @Test(arguments: hotQueries)
