@@ -49,7 +49,7 @@ extension JobStore {
     public func claim(owner: LeaseOwner, lease: Duration, queues: [String]? = nil, now: Timestamp = .now(),
                       grants: @escaping @Sendable (_ due: [String]) -> [(queue: String, limit: Int)]) async throws(StoreError) -> ClaimBatch {
         let expiry = now.adding(PlanDuration(lease))
-        let (rows, records, nextRunAt) = try await commit { connection in
+        let (rows, records, nextRunAt) = try await commit { connection -> ([Row], [Int64: [String: StepRecord]], Timestamp?) in
             let due = try connection.dueQueues(now: now).filter { queues?.contains($0) ?? true }
             var claimed: [Row] = []
             for (queue, limit) in due.isEmpty ? [] : grants(due) where limit > 0 {
@@ -67,19 +67,23 @@ extension JobStore {
                     [.text(owner.label), .text(owner.host), .text(owner.bootID), .integer(Int64(owner.pid)),
                      .integer(owner.pidStart), .time(expiry), .time(now), .text(queue), .time(now), .text(queue),
                      .integer(Int64(limit))])
-                for row in rows {
-                    try connection.event(row.int(0)!, "claimed", at: now,
-                                         ["owner": .string(owner.label), "token": .integer(row.int(4)!), "run": .integer(row.int(5)!)])
-                }
                 claimed += rows.sorted { ($0.int(2)!, $0.text(3)!, $0.int(0)!) < ($1.int(2)!, $1.text(3)!, $1.int(0)!) }
             }
-            let records = try claimed.map { try connection.stepRecords(jobID: $0.int(0)!) }
-            return (claimed, records, claimed.isEmpty ? try connection.nextRunAt(queues: queues, after: now) : nil)
+            guard !claimed.isEmpty else { return ([], [:], try connection.nextRunAt(queues: queues, after: now)) }
+            // One statement each for all the claimed jobs' events and journals.
+            let ids = SQLValue.idList(claimed.map { $0.int(0)! })
+            try connection.query(
+                """
+                INSERT INTO job_events (job_id, at, kind, detail)
+                SELECT id, ?, 'claimed', json_object('owner', lease_owner, 'run', runs, 'token', lease_token)
+                FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id
+                """, [.time(now), ids])
+            return (claimed, try connection.stepRecords(jobIDs: ids), nil)
         }
-        let jobs = zip(rows, records).compactMap { row, records -> ClaimedJob? in
+        let jobs = rows.compactMap { row -> ClaimedJob? in
             guard let plan = try? PlanDescription.decode(JSONValue(stored: row.text(6)!), newKey: { "" }) else { return nil }
             return ClaimedJob(id: row.int(0)!, queue: row.text(1)!, priority: Int(row.int(2)!), runAt: row.text(3)!,
-                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records)
+                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records[row.int(0)!] ?? [:])
         }
         return ClaimBatch(jobs: jobs, nextRunAt: nextRunAt)
     }

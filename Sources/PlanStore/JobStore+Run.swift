@@ -16,7 +16,7 @@ public struct RunWrite: Sendable {
 extension JobStore {
     /// What is recorded for a step key: its current success, the executions started, the last error.
     public func stepRecord(jobID: Int64, stepKey: String) throws(StoreError) -> StepRecord {
-        try read { connection in try connection.stepRecords(jobID: jobID)[stepKey] ?? StepRecord() }
+        try read { connection in try connection.stepRecords(jobIDs: .idList([jobID]))[jobID]?[stepKey] ?? StepRecord() }
     }
 
     /// Commits the start of execution `attempt` of a step, before its capability is called.
@@ -140,18 +140,21 @@ extension JobStore {
 }
 
 extension Connection {
-    /// What the journal holds for each step key of a job.
-    func stepRecords(jobID: Int64) throws -> [String: StepRecord] {
-        var records: [String: StepRecord] = [:]
+    /// What the journals of jobs `ids` (an `idList`) hold, by job and step key.
+    func stepRecords(jobIDs ids: SQLValue) throws -> [Int64: [String: StepRecord]] {
+        var records: [Int64: [String: StepRecord]] = [:]
         for row in try query(
-            "SELECT step_id, outcome, output, error FROM step_results WHERE job_id = ? AND superseded = 0 ORDER BY step_id, attempt",
-            [.integer(jobID)])
+            """
+            SELECT job_id, step_id, outcome, output, error FROM step_results
+            WHERE job_id IN (SELECT value FROM json_each(?)) AND superseded = 0 ORDER BY job_id, step_id, attempt
+            """, [ids])
         {
-            var record = records[row.text(0)!, default: StepRecord()]
+            let (job, key) = (row.int(0)!, row.text(1)!)
+            var record = records[job, default: [:]][key, default: StepRecord()]
             record.attempts += 1
-            if row.text(1) == "ok" { record.output = row.text(2).map(JSONValue.init(stored:)) }
-            if let error = row.text(3) { record.lastError = ErrInfo(json: JSONValue(stored: error)) }
-            records[row.text(0)!] = record
+            if row.text(2) == "ok" { record.output = row.text(3).map(JSONValue.init(stored:)) }
+            if let error = row.text(4) { record.lastError = ErrInfo(json: JSONValue(stored: error)) }
+            records[job, default: [:]][key] = record
         }
         return records
     }

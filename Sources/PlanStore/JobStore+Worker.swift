@@ -7,7 +7,7 @@ extension JobStore {
         return try read { connection in
             try connection.query(
                 "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND cancel_requested = 1 AND state = 'running'",
-                [.text(JSONValue.array(ids.map { .integer($0) }).canonicalText)]
+                [.idList(ids)]
             ).map { $0.int(0)! }
         }
     }

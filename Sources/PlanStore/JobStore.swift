@@ -142,4 +142,6 @@ extension JSONValue {
 extension SQLValue {
     static func json(_ value: JSONValue?) -> SQLValue { value.map { .text($0.canonicalText) } ?? .null }
     static func time(_ value: Timestamp) -> SQLValue { .text(value.iso8601) }
+    /// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+    static func idList(_ ids: [Int64]) -> SQLValue { .text("[" + ids.map(String.init).joined(separator: ",") + "]") }
 }
