@@ -12,24 +12,41 @@ enum StopReason: Sendable {
 
 /// A one-shot stop request for one running job; the first reason given wins.
 final class StopSignal: Sendable {
-    private let reasonState = Mutex<StopReason?>(nil)
-    private let doorbell = Doorbell()
-
-    var reason: StopReason? { reasonState.withLock { $0 } }
-
-    func stop(_ reason: StopReason) {
-        let first = reasonState.withLock { state -> Bool in
-            guard state == nil else { return false }
-            state = reason
-            return true
-        }
-        if first { doorbell.ring() }
+    private struct State {
+        var reason: StopReason?
+        var waiter: CheckedContinuation<Void, Never>?
     }
 
-    /// Returns once a reason was given, or when cancelled.
+    private let state = Mutex(State())
+
+    var reason: StopReason? { state.withLock { $0.reason } }
+
+    func stop(_ reason: StopReason) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard state.reason == nil else { return nil }
+            state.reason = reason
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns once a reason was given, or when cancelled. One waiter at a time.
     func wait() async {
-        while reason == nil && !Task.isCancelled {
-            await doorbell.wait(upTo: .seconds(3600), clock: ContinuousClock())
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.reason != nil || Task.isCancelled { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }?.resume()
         }
     }
 }
