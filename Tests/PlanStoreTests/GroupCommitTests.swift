@@ -1,6 +1,7 @@
 import Foundation
 import PlanCore
 @testable import PlanStore
+import Synchronization
 import Testing
 
 @Suite struct GroupCommit {
@@ -26,6 +27,36 @@ import Testing
         let committer = try #require(store.committer)
         #expect(committer.largestBatch > 1, "writes from 64 threads shared transactions")
         #expect(committer.transactions < 64 + 2)
+    }
+
+    @Test func writesSubmittedWhileATransactionRunsJoinItAndAFailingOneFailsAlone() async throws {
+        let database = TemporaryDatabase()
+        let store = try JobStore(StoreOptions(path: database.path, create: true, groupCommit: true))
+        let committer = try #require(store.committer)
+        let before = committer.transactions
+        let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
+        // The first operation holds its transaction open until the other two are queued behind it
+        // (the first time: the failing one makes the writer run the batch again, with savepoints).
+        let firstRun = Atomic(true)
+        let first = Task {
+            try await store.commit { connection in
+                if firstRun.exchange(false, ordering: .relaxed) {
+                    startedSignal.yield()
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while committer.waiting < 2 && ContinuousClock.now < deadline { usleep(1000) }
+                }
+                try connection.query("INSERT INTO queues (name) VALUES ('first')")
+            }
+        }
+        for await _ in started { break }
+        let second = Task { try await store.commit { try $0.query("INSERT INTO queues (name) VALUES ('second')") } }
+        let failing = Task { try await store.commit { try $0.query("INSERT INTO queues (name) VALUES ('first')") } }
+        try await first.value
+        try await second.value
+        await #expect(throws: StoreError.self) { try await failing.value }
+        #expect(committer.transactions == before + 1, "all three ran in the first one's transaction")
+        #expect(committer.largestBatch == 3)
+        #expect(database.scalar("SELECT group_concat(name) FROM (SELECT name FROM queues ORDER BY name)") == "first,second")
     }
 
     @Test func blockingWritesFromManyThreadsAllCommit() async throws {
