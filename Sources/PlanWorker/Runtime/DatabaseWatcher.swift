@@ -1,12 +1,21 @@
 import Glibc
+import Synchronization
 
 /// Rings a doorbell when another process commits to the database: inotify on the database's
 /// `-wal` file and its folder, read on a thread of its own that blocks while nothing happens, so
 /// an idle worker spends no CPU on it. Stops when released.
+///
+/// The worker's own commits change the `-wal` file too, thousands of times a second under load;
+/// while the worker has no free slot it has no use for a ring, so it stops `listen`ing: the thread
+/// then sleeps, and inotify keeps what happens meanwhile as one pending event, which rings as soon
+/// as the worker listens again.
 final class DatabaseWatcher: @unchecked Sendable {
     private let descriptor: Int32
-    private let stopPipe: (read: Int32, write: Int32)
+    private let controlPipe: (read: Int32, write: Int32)
+    private let context: Context
     private var thread: pthread_t?
+    private static let stopByte: UInt8 = 0
+    private static let listenByte: UInt8 = 1
 
     /// Watches `databasePath`; `nil` when inotify is unavailable (the worker then polls).
     init?(databasePath: String, doorbell: Doorbell) {
@@ -19,56 +28,71 @@ final class DatabaseWatcher: @unchecked Sendable {
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        stopPipe = (fds[0], fds[1])
-        let context = Unmanaged.passRetained(
-            Context(descriptor: descriptor, stop: stopPipe.read, doorbell: doorbell, walPath: databasePath + "-wal"))
+        controlPipe = (fds[0], fds[1])
+        context = Context(descriptor: descriptor, control: controlPipe.read, doorbell: doorbell, walPath: databasePath + "-wal")
         var handle = pthread_t()
+        let retained = Unmanaged.passRetained(context)
         guard pthread_create(&handle, nil, { raw in
             Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue().loop()
             return nil
-        }, context.toOpaque()) == 0 else {
-            context.release()
+        }, retained.toOpaque()) == 0 else {
+            retained.release()
             close(descriptor)
             return nil
         }
         thread = handle
     }
 
+    /// Whether database changes ring the doorbell; `false` while the worker could not claim anyway.
+    func listen(_ wanted: Bool) {
+        guard context.listening.exchange(wanted, ordering: .sequentiallyConsistent) != wanted, wanted else { return }
+        var byte = Self.listenByte
+        _ = write(controlPipe.write, &byte, 1)
+    }
+
     /// What the watching thread owns; the watcher's own fields are not touched from it.
-    private final class Context {
+    private final class Context: Sendable {
         let descriptor: Int32
-        let stop: Int32
+        let control: Int32
         let doorbell: Doorbell
         let walPath: String
+        let listening = Atomic(true)
 
-        init(descriptor: Int32, stop: Int32, doorbell: Doorbell, walPath: String) {
+        init(descriptor: Int32, control: Int32, doorbell: Doorbell, walPath: String) {
             self.descriptor = descriptor
-            self.stop = stop
+            self.control = control
             self.doorbell = doorbell
             self.walPath = walPath
         }
 
         func loop() {
             var buffer = [UInt8](repeating: 0, count: 4096)
-            var polls = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
             while true {
+                // poll skips a negative descriptor: while not listening, only the control pipe wakes the thread.
+                let listening = listening.load(ordering: .sequentiallyConsistent)
+                var polls = [pollfd(fd: control, events: Int16(POLLIN), revents: 0),
+                             pollfd(fd: listening ? descriptor : -1, events: Int16(POLLIN), revents: 0)]
                 guard poll(&polls, 2, -1) >= 0 || errno == EINTR else { return }
-                if polls[1].revents != 0 { return }
-                if polls[0].revents != 0, read(descriptor, &buffer, buffer.count) > 0 {
+                if polls[0].revents != 0 {
+                    var byte: UInt8 = 0
+                    if read(control, &byte, 1) == 1 && byte == DatabaseWatcher.stopByte { return }
+                    continue
+                }
+                if polls[1].revents != 0, read(descriptor, &buffer, buffer.count) > 0 {
                     // A new -wal file (after a checkpoint removed it) needs a new watch.
                     _ = inotify_add_watch(descriptor, walPath, UInt32(IN_MODIFY))
-                    doorbell.ring()
+                    if self.listening.load(ordering: .sequentiallyConsistent) { doorbell.ring() }
                 }
             }
         }
     }
 
     deinit {
-        var byte: UInt8 = 1
-        _ = write(stopPipe.write, &byte, 1)
+        var byte = Self.stopByte
+        _ = write(controlPipe.write, &byte, 1)
         if let thread { pthread_join(thread, nil) }
-        close(stopPipe.read)
-        close(stopPipe.write)
+        close(controlPipe.read)
+        close(controlPipe.write)
         close(descriptor)
     }
 }

@@ -46,7 +46,7 @@ public final class Worker: Service {
         ])
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                await claimLoop(group: &group)
+                await claimLoop(group: &group, watcher: watcher)
                 await shutDown()
             }
         } onGracefulShutdown: {
@@ -59,7 +59,7 @@ public final class Worker: Service {
 
     private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
-    private func claimLoop(group: inout DiscardingTaskGroup) async {
+    private func claimLoop(group: inout DiscardingTaskGroup, watcher: DatabaseWatcher?) async {
         let clock = ContinuousClock()
         var nextRunAt: Timestamp?  // as of the last claim
         var lastRecovery = clock.now - .seconds(3600)
@@ -93,10 +93,13 @@ public final class Worker: Service {
                 return
             }
             if !claimed.isEmpty { continue }
+            // With no free slot, only a job's end (or a timer) matters: other commits are not listened to.
+            let slotFree = batch != nil
+            watcher?.listen(slotFree)
             var wait = waitTime(clock: clock, lastWatchdog: lastWatchdog, nextRunAt: nextRunAt)
             // inotify sees a commit's WAL write, but the commit becomes visible a moment later (the
             // shared-memory index has no file events): look again briefly after every change.
-            if clock.now - lastRing < .milliseconds(250) { wait = min(wait, .milliseconds(3)) }
+            if slotFree && clock.now - lastRing < .milliseconds(250) { wait = min(wait, .milliseconds(3)) }
             if await doorbell.wait(upTo: wait, clock: clock) { lastRing = clock.now }
         }
     }

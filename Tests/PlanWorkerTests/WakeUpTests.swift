@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import PlanCore
+import PlanStore
+import PlanWorker
+import Synchronization
+import Testing
+
+/// A worker stops listening to database changes while every slot is busy (its own commits would
+/// wake it thousands of times a second); once a slot is free it must hear the next enqueue again.
+@Suite struct WakeUp {
+    @Test func aJobEnqueuedAfterTheWorkerWasFullStartsWithoutWaitingForTheIdleTimer() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-wake-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("wake.db").path
+        let store = try JobStore(StoreOptions(path: path, create: true, groupCommit: true))
+        let producer = try JobStore(StoreOptions(path: path, create: false))
+        let started = Mutex<[String: ContinuousClock.Instant]>([:])
+        var registry = Builtins.registry(allowExec: [])
+        registry.register(Capability("mark") { _, context in
+            started.withLock { $0[context.idempotencyKey] = .now }
+            return .success(.null)
+        })
+        func plan(_ key: String, _ steps: String) throws -> PlanDescription {
+            try PlanDescription.decode(Array(#"{"version":1,"idempotency_key":"\#(key)","steps":[\#(steps)]}"#.utf8), newKey: { key })
+        }
+        // One slot, and an idle timer far longer than the test: only a database change can wake it.
+        let worker = Worker(store: store, registry: registry,
+                            configuration: WorkerConfiguration(concurrency: 1, idleWake: .seconds(600)),
+                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        _ = try producer.enqueue([plan("busy", #"{"id":"nap","call":"sleep","input":{"for":"300ms"}}"#)])
+        let running = Task { try await worker.run() }
+        defer { running.cancel() }
+        #expect(await eventually { (try? store.state(of: .key("busy"))) == .running }, "the only slot is busy")
+        #expect(await eventually { (try? store.state(of: .key("busy"))) == .succeeded })
+        // Past the brief look-again window after the last ring: the worker waits on its idle timer.
+        try await Task.sleep(for: .milliseconds(600))
+
+        let sent = ContinuousClock.now
+        _ = try producer.enqueue([plan("next", #"{"id":"s","call":"mark","input":{}}"#)])
+        #expect(await eventually { started.withLock { $0["next/s"] } != nil })
+        let latency = try #require(started.withLock { $0["next/s"] }) - sent
+        #expect(latency < .seconds(2), "woken by the enqueue, not by the 600 s idle timer: \(latency)")
+    }
+
+    /// Polls `condition` every 5 ms for up to 10 s.
+    private func eventually(_ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return condition()
+    }
+}
