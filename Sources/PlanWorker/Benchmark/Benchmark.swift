@@ -43,7 +43,11 @@ public struct Benchmark: Sendable {
     /// Runs every measurement; the figures by their `--json` keys.
     public func run() async throws -> [(key: String, value: Double)] {
         var figures: [(String, Double)] = []
-        func add(_ key: String, _ value: Double) {
+        func add(_ key: String, _ value: @autoclosure () async throws -> Double) async rethrows {
+            // What earlier figures left in the page cache is written back first, so that it does
+            // not compete with this figure's fsyncs.
+            sync()
+            let value = try await value()
             figures.append((key, value))
             report("\(key) \(value)")
         }
@@ -54,8 +58,8 @@ public struct Benchmark: Sendable {
         if wanted("backlog_1m_vs_10k", "peak_rss_mib") {
             let small = try await cycleRate(pending: configuration.smallBacklog, name: "backlog-small.db")
             let (large, rss) = try await backlog()
-            add("backlog_1m_vs_10k", large / small)
-            add("peak_rss_mib", rss)
+            try await add("backlog_1m_vs_10k", large / small)
+            try await add("peak_rss_mib", rss)
             // Gone before the next measurements, so that the kernel is not still writing them back.
             for name in ["backlog-small.db", "backlog-large.db"] { removeDatabase(name) }
             sync()
@@ -63,27 +67,27 @@ public struct Benchmark: Sendable {
         let row = Self.plan(key: "row", steps: 1).canonicalText
         let baseline = SQLiteBaseline(path: path("baseline.db"), durability: configuration.durability)
         if wanted("baseline_insert_per_s", "enqueue_per_s", "enqueue_batch_per_s") {
-            add("baseline_insert_per_s", try baseline.insertsPerSecond(count: jobs, row: row))
+            try await add("baseline_insert_per_s", try baseline.insertsPerSecond(count: jobs, row: row))
         }
         if wanted("baseline_cycle_per_s", "jobs_per_s_c1", "jobs_per_s_c16", "steps_per_s_5step") {
-            add("baseline_cycle_per_s", try baseline.cyclesPerSecond(count: jobs, row: row))
+            try await add("baseline_cycle_per_s", try baseline.cyclesPerSecond(count: jobs, row: row))
         }
-        if wanted("enqueue_per_s") { add("enqueue_per_s", try enqueueRate(batch: 1, total: jobs)) }
-        if wanted("enqueue_batch_per_s") { add("enqueue_batch_per_s", try enqueueRate(batch: 1000, total: max(jobs * 10, 1000))) }
-        if wanted("jobs_per_s_c1") { add("jobs_per_s_c1", try await workerRate(jobs: jobs, steps: 1, concurrency: 1)) }
-        if wanted("jobs_per_s_c16") { add("jobs_per_s_c16", try await workerRate(jobs: jobs, steps: 1, concurrency: 16)) }
+        if wanted("enqueue_per_s") { try await add("enqueue_per_s", try enqueueRate(batch: 1, total: jobs)) }
+        if wanted("enqueue_batch_per_s") { try await add("enqueue_batch_per_s", try enqueueRate(batch: 1000, total: max(jobs * 10, 1000))) }
+        if wanted("jobs_per_s_c1") { try await add("jobs_per_s_c1", try await workerRate(jobs: jobs, steps: 1, concurrency: 1)) }
+        if wanted("jobs_per_s_c16") { try await add("jobs_per_s_c16", try await workerRate(jobs: jobs, steps: 1, concurrency: 16)) }
         if wanted("steps_per_s_5step") {
-            add("steps_per_s_5step", try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5)
+            try await add("steps_per_s_5step", try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5)
         }
         if wanted("wakeup_p50_ms", "wakeup_p99_ms") {
             let (p50, p99) = try await wakeups()
-            add("wakeup_p50_ms", p50)
-            add("wakeup_p99_ms", p99)
+            try await add("wakeup_p50_ms", p50)
+            try await add("wakeup_p99_ms", p99)
         }
         if wanted("history_100k_vs_0") {
             let history = try await ClaimHistoryBenchmark(folder: configuration.folder, history: configuration.history, cycles: jobs,
                                                     durability: configuration.durability).run()
-            add("history_100k_vs_0", history.ratio)
+            try await add("history_100k_vs_0", history.ratio)
         }
         return figures
     }
