@@ -50,7 +50,8 @@ final class DatabaseWatcher: @unchecked Sendable {
         _ = write(controlPipe.write, &byte, 1)
     }
 
-    /// What the watching thread owns; the watcher's own fields are not touched from it.
+    /// What the watching thread owns, and the `listening` flag the worker sets; the watcher's
+    /// other fields are not touched from the thread.
     private final class Context: Sendable {
         let descriptor: Int32
         let control: Int32

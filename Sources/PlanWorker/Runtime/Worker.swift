@@ -94,7 +94,7 @@ public final class Worker: Service {
             }
             if !claimed.isEmpty { continue }
             // With no free slot, only a job's end (or a timer) matters: other commits are not listened to.
-            let slotFree = batch != nil
+            let slotFree = running.withLock { $0.count } < configuration.concurrency
             watcher?.listen(slotFree)
             var wait = waitTime(clock: clock, lastWatchdog: lastWatchdog, nextRunAt: nextRunAt)
             // inotify sees a commit's WAL write, but the commit becomes visible a moment later (the
