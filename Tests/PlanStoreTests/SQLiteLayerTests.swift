@@ -11,6 +11,9 @@ import Testing
         try connection.query("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [.integer(.min), .real(2.5), .text(text), .blob([0, 1, 255]), .null])
         let row = try connection.query("SELECT i, r, s, b, n FROM t")[0]
         #expect(row.values == [.integer(.min), .real(2.5), .text(text), .blob([0, 1, 255]), .null])
+        try connection.query("INSERT INTO t (i, s) VALUES (2, ?), (3, ?)", [.text(""), .text("small")])
+        #expect(try connection.query("SELECT s, typeof(s) FROM t WHERE i > 0 ORDER BY i").map(\.values)
+            == [[.text(""), .text("text")], [.text("small"), .text("text")]], "an empty string is text, not NULL")
         #expect(try connection.statement("SELECT i FROM t") === connection.statement("SELECT i FROM t"), "statements are cached")
         #expect(try connection.query("PRAGMA synchronous")[0].int(0) == 2, "FULL")
         #expect(try connection.query("PRAGMA foreign_keys")[0].int(0) == 1)

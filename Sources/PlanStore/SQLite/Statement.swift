@@ -38,10 +38,13 @@ final class Statement {
             case .null: sqlite3_bind_null(handle, index)
             case .integer(let number): sqlite3_bind_int64(handle, index, number)
             case .real(let number): sqlite3_bind_double(handle, index, number)
-            case .text(let text):
-                text.utf8CString.withUnsafeBufferPointer {
-                    sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count - 1), SQLITE_TRANSIENT)
+            case .text(var text) where !text.isEmpty:
+                // The string's own UTF-8 storage, copied once, by SQLite (no C string made first).
+                text.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT) }
                 }
+            case .text:
+                sqlite3_bind_text(handle, index, "", 0, SQLITE_TRANSIENT)
             case .blob(let bytes):
                 bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT) }
             }
