@@ -6,8 +6,8 @@ import PlanWorker
 import Synchronization
 import Testing
 
-/// A worker stops listening to database changes while every slot is busy (its own commits would
-/// wake it thousands of times a second); once a slot is free it must hear the next enqueue again.
+/// A worker throttles its database watcher while every slot is busy (its own commits would wake
+/// it thousands of times a second); once a slot is free it must hear the next enqueue at once.
 @Suite struct WakeUp {
     @Test func aJobEnqueuedAfterTheWorkerWasFullStartsWithoutWaitingForTheIdleTimer() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-wake-\(UUID().uuidString)")

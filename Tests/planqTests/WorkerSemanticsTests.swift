@@ -50,10 +50,11 @@ private let fastRetry = #","retry":{"max_attempts":5,"backoff":"fixed","initial"
         #expect(try workspace.sqlite3("SELECT error ->> '$.code', error ->> '$.retryable' FROM step_results") == "timeout|1\n")
     }
 
-    @Test func aRunningJobIsCancelledWithinTwoSeconds() throws {
+    /// With one slot the worker is full and its database watcher throttled; with four it is not.
+    @Test(arguments: ["1", "4"]) func aRunningJobIsCancelledWithinTwoSeconds(concurrency: String) throws {
         let workspace = Workspace()
         let id = try workspace.enqueue(planJSON([shellStep("long", "sleep 60")]))
-        let worker = try WorkerProcess(workspace, ["--allow-exec", "/bin/sh"])
+        let worker = try WorkerProcess(workspace, ["--allow-exec", "/bin/sh", "--concurrency", concurrency])
         #expect(try eventually { try workspace.sqlite3("SELECT count(*) FROM step_results") == "1\n" })
         let asked = ContinuousClock.now
         #expect(try workspace.planq("cancel", "\(id)").stdout == "cancel requested; the worker stops the job\n")

@@ -5,17 +5,20 @@ import Synchronization
 /// `-wal` file and its folder, read on a thread of its own that blocks while nothing happens, so
 /// an idle worker spends no CPU on it. Stops when released.
 ///
-/// The worker's own commits change the `-wal` file too, thousands of times a second under load;
-/// while the worker has no free slot it has no use for a ring, so it stops `listen`ing: the thread
-/// then sleeps, and inotify keeps what happens meanwhile as one pending event, which rings as soon
-/// as the worker listens again.
+/// The worker's own commits change the `-wal` file too, thousands of times a second under load.
+/// While the worker has no free slot it can claim nothing, so it `throttle`s the watcher: a change
+/// then rings at most every `throttledPause` (often enough to notice a `planq cancel` on time), and
+/// inotify keeps what happens meanwhile as one pending event, which rings at once when the
+/// throttle is lifted.
 final class DatabaseWatcher: @unchecked Sendable {
     private let descriptor: Int32
     private let controlPipe: (read: Int32, write: Int32)
     private let context: Context
     private var thread: pthread_t?
     private static let stopByte: UInt8 = 0
-    private static let listenByte: UInt8 = 1
+    private static let unthrottleByte: UInt8 = 1
+    /// While throttled, the least time between two rings.
+    static let throttledPause: Int64 = 200  // milliseconds
 
     /// Watches `databasePath`; `nil` when inotify is unavailable (the worker then polls).
     init?(databasePath: String, doorbell: Doorbell) {
@@ -43,21 +46,28 @@ final class DatabaseWatcher: @unchecked Sendable {
         thread = handle
     }
 
-    /// Whether database changes ring the doorbell; `false` while the worker could not claim anyway.
-    func listen(_ wanted: Bool) {
-        guard context.listening.exchange(wanted, ordering: .sequentiallyConsistent) != wanted, wanted else { return }
-        var byte = Self.listenByte
+    /// Rings at most every `throttledPause` (`true`, while the worker could claim nothing anyway),
+    /// or on every change (`false`).
+    func throttle(_ on: Bool) {
+        guard context.throttled.exchange(on, ordering: .sequentiallyConsistent) != on, !on else { return }
+        var byte = Self.unthrottleByte
         _ = write(controlPipe.write, &byte, 1)
     }
 
-    /// What the watching thread owns, and the `listening` flag the worker sets; the watcher's
+    /// Whether a change rang while throttled since the last call.
+    func takeThrottledChange() -> Bool {
+        context.changedWhileThrottled.exchange(false, ordering: .sequentiallyConsistent)
+    }
+
+    /// What the watching thread owns, and the flags it shares with the worker; the watcher's
     /// other fields are not touched from the thread.
     private final class Context: Sendable {
         let descriptor: Int32
         let control: Int32
         let doorbell: Doorbell
         let walPath: String
-        let listening = Atomic(true)
+        let throttled = Atomic(false)
+        let changedWhileThrottled = Atomic(false)
 
         init(descriptor: Int32, control: Int32, doorbell: Doorbell, walPath: String) {
             self.descriptor = descriptor
@@ -68,12 +78,14 @@ final class DatabaseWatcher: @unchecked Sendable {
 
         func loop() {
             var buffer = [UInt8](repeating: 0, count: 4096)
+            var quietUntil: Int64 = 0
             while true {
-                // poll skips a negative descriptor: while not listening, only the control pipe wakes the thread.
-                let listening = listening.load(ordering: .sequentiallyConsistent)
+                // poll skips a negative descriptor: while resting, only the control pipe (or the
+                // end of the rest) wakes the thread.
+                let rest = isThrottled ? quietUntil - Self.milliseconds() : 0
                 var polls = [pollfd(fd: control, events: Int16(POLLIN), revents: 0),
-                             pollfd(fd: listening ? descriptor : -1, events: Int16(POLLIN), revents: 0)]
-                guard poll(&polls, 2, -1) >= 0 || errno == EINTR else { return }
+                             pollfd(fd: rest > 0 ? -1 : descriptor, events: Int16(POLLIN), revents: 0)]
+                guard poll(&polls, 2, rest > 0 ? Int32(rest) : -1) >= 0 || errno == EINTR else { return }
                 if polls[0].revents != 0 {
                     var byte: UInt8 = 0
                     if read(control, &byte, 1) == 1 && byte == DatabaseWatcher.stopByte { return }
@@ -82,9 +94,19 @@ final class DatabaseWatcher: @unchecked Sendable {
                 if polls[1].revents != 0, read(descriptor, &buffer, buffer.count) > 0 {
                     // A new -wal file (after a checkpoint removed it) needs a new watch.
                     _ = inotify_add_watch(descriptor, walPath, UInt32(IN_MODIFY))
-                    if self.listening.load(ordering: .sequentiallyConsistent) { doorbell.ring() }
+                    if isThrottled { changedWhileThrottled.store(true, ordering: .sequentiallyConsistent) }
+                    doorbell.ring()
+                    quietUntil = Self.milliseconds() + DatabaseWatcher.throttledPause
                 }
             }
+        }
+
+        private var isThrottled: Bool { throttled.load(ordering: .sequentiallyConsistent) }
+
+        private static func milliseconds() -> Int64 {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
         }
     }
 

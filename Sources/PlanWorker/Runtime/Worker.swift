@@ -78,9 +78,10 @@ public final class Worker: Service {
                 recoverLeases()
                 lastRecovery = now
             }
-            // The loop turns on every commit, its own included: cancel requests are looked up at most
-            // every 200 ms, well inside the 2 s promise.
-            let checkCancels = now - lastCancelCheck >= .milliseconds(200)
+            // The loop turns on every job's end, and on commits: cancel requests are looked up at most
+            // every 200 ms, well inside the 2 s promise, and at once after a commit that woke a full
+            // worker (its throttled watcher rings at most every 200 ms: it may be a `planq cancel`).
+            let checkCancels = now - lastCancelCheck >= .milliseconds(200) || watcher?.takeThrottledChange() == true
             if checkCancels { lastCancelCheck = now }
             await maintainRunningJobs(now: now, checkCancels: checkCancels)
             // No free slot: no claim, and no scheduled job to wake for (a job ending rings the doorbell).
@@ -93,9 +94,10 @@ public final class Worker: Service {
                 return
             }
             if !claimed.isEmpty { continue }
-            // With no free slot, only a job's end (or a timer) matters: other commits are not listened to.
+            // With no free slot, a job's end is what matters: other commits wake the loop only now
+            // and then (for cancel requests), not on every one of the worker's own.
             let slotFree = running.withLock { $0.count } < configuration.concurrency
-            watcher?.listen(slotFree)
+            watcher?.throttle(!slotFree)
             var wait = waitTime(clock: clock, lastWatchdog: lastWatchdog, nextRunAt: nextRunAt)
             // inotify sees a commit's WAL write, but the commit becomes visible a moment later (the
             // shared-memory index has no file events): look again briefly after every change.
