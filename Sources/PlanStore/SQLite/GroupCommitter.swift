@@ -29,7 +29,7 @@ final class GroupCommitter: @unchecked Sendable {
     private var queue: [Request] = []
     private var stopping = false
     private var thread: pthread_t?
-    /// The most operations one transaction took, and how many transactions ran (for tests and the bench).
+    /// The most operations one transaction took, and how many transactions ran (for tests).
     private(set) var largestBatch = 0
     private(set) var transactions = 0
 

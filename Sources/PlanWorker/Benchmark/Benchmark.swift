@@ -43,62 +43,65 @@ public struct Benchmark: Sendable {
     /// Runs every measurement; the figures by their `--json` keys.
     public func run() async throws -> [(key: String, value: Double)] {
         var figures: [(String, Double)] = []
-        func add(_ key: String, _ value: @autoclosure () async throws -> Double) async rethrows {
-            // What earlier figures left in the page cache is written back first, so that it does
-            // not compete with this figure's fsyncs.
-            sync()
-            let value = try await value()
+        func add(_ key: String, _ value: Double) {
             figures.append((key, value))
             report("\(key) \(value)")
+        }
+        // What earlier figures left in the page cache is written back first, so that it does not
+        // compete with the next measurement's fsyncs.
+        func measure<T>(_ body: () async throws -> T) async rethrows -> T {
+            sync()
+            return try await body()
         }
         let jobs = configuration.jobs
         let only = configuration.only
         func wanted(_ keys: String...) -> Bool { only.isEmpty || keys.contains(where: only.contains) }
         // First, while the process holds no memory of other measurements: the peak RSS is the worker's.
         if wanted("backlog_1m_vs_10k", "peak_rss_mib") {
-            let small = try await cycleRate(pending: configuration.smallBacklog, name: "backlog-small.db")
-            let (large, rss) = try await backlog()
-            try await add("backlog_1m_vs_10k", large / small)
-            try await add("peak_rss_mib", rss)
-            // Gone before the next measurements, so that the kernel is not still writing them back.
+            let small = try await measure { try await cycleRate(pending: configuration.smallBacklog, name: "backlog-small.db") }
+            let (large, rss) = try await measure { try await backlog() }
+            add("backlog_1m_vs_10k", large / small)
+            add("peak_rss_mib", rss)
+            // Gone before the next measurements, so that the kernel does not write them back meanwhile.
             for name in ["backlog-small.db", "backlog-large.db"] { removeDatabase(name) }
-            sync()
         }
         let row = Self.plan(key: "row", steps: 1).canonicalText
         let baseline = SQLiteBaseline(path: path("baseline.db"), durability: configuration.durability)
         if wanted("baseline_insert_per_s", "enqueue_per_s", "enqueue_batch_per_s") {
-            try await add("baseline_insert_per_s", try baseline.insertsPerSecond(count: jobs, row: row))
+            add("baseline_insert_per_s", try await measure { try baseline.insertsPerSecond(count: jobs, row: row) })
         }
         if wanted("baseline_cycle_per_s", "jobs_per_s_c1", "jobs_per_s_c16", "steps_per_s_5step") {
-            try await add("baseline_cycle_per_s", try baseline.cyclesPerSecond(count: jobs, row: row))
+            add("baseline_cycle_per_s", try await measure { try baseline.cyclesPerSecond(count: jobs, row: row) })
         }
-        if wanted("enqueue_per_s") { try await add("enqueue_per_s", try enqueueRate(batch: 1, total: jobs)) }
-        if wanted("enqueue_batch_per_s") { try await add("enqueue_batch_per_s", try enqueueRate(batch: 1000, total: max(jobs * 10, 1000))) }
-        if wanted("jobs_per_s_c1") { try await add("jobs_per_s_c1", try await workerRate(jobs: jobs, steps: 1, concurrency: 1)) }
-        if wanted("jobs_per_s_c16") { try await add("jobs_per_s_c16", try await workerRate(jobs: jobs, steps: 1, concurrency: 16)) }
+        if wanted("enqueue_per_s") { add("enqueue_per_s", try await measure { try enqueueRate(batch: 1, total: jobs) }) }
+        if wanted("enqueue_batch_per_s") { add("enqueue_batch_per_s", try await measure { try enqueueRate(batch: 1000, total: max(jobs * 10, 1000)) }) }
+        if wanted("jobs_per_s_c1") { add("jobs_per_s_c1", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 1) }) }
+        if wanted("jobs_per_s_c16") { add("jobs_per_s_c16", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 16) }) }
         if wanted("steps_per_s_5step") {
-            try await add("steps_per_s_5step", try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5)
+            add("steps_per_s_5step", try await measure { try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5 })
         }
         if wanted("wakeup_p50_ms", "wakeup_p99_ms") {
-            let (p50, p99) = try await wakeups()
-            try await add("wakeup_p50_ms", p50)
-            try await add("wakeup_p99_ms", p99)
+            let (p50, p99) = try await measure { try await wakeups() }
+            add("wakeup_p50_ms", p50)
+            add("wakeup_p99_ms", p99)
         }
         if wanted("history_100k_vs_0") {
-            let history = try await ClaimHistoryBenchmark(folder: configuration.folder, history: configuration.history, cycles: jobs,
-                                                    durability: configuration.durability).run()
-            try await add("history_100k_vs_0", history.ratio)
+            let history = try await measure {
+                try await ClaimHistoryBenchmark(folder: configuration.folder, history: configuration.history, cycles: jobs,
+                                                durability: configuration.durability).run()
+            }
+            add("history_100k_vs_0", history.ratio)
         }
         return figures
     }
 
     private func path(_ name: String) -> String { "\(configuration.folder)/\(name)" }
 
-    /// A new database; `groupCommit` as the worker opens it.
     private func removeDatabase(_ name: String) {
         for suffix in ["", "-wal", "-shm"] { unlink(path(name) + suffix) }
     }
 
+    /// A new database; `groupCommit` as the worker opens it.
     private func freshStore(_ name: String, groupCommit: Bool = false) throws -> JobStore {
         removeDatabase(name)
         return try JobStore(StoreOptions(path: path(name), create: true, durability: configuration.durability, groupCommit: groupCommit))

@@ -1,4 +1,5 @@
 import Glibc
+import PlanCore
 import Synchronization
 
 /// Rings a doorbell when another process commits to the database: inotify on the database's
@@ -18,7 +19,7 @@ final class DatabaseWatcher: @unchecked Sendable {
     private static let stopByte: UInt8 = 0
     private static let unthrottleByte: UInt8 = 1
     /// While throttled, the least time between two rings.
-    static let throttledPause: Int64 = 200  // milliseconds
+    static let throttledPause = Duration.milliseconds(200)
 
     /// Watches `databasePath`; `nil` when inotify is unavailable (the worker then polls).
     init?(databasePath: String, doorbell: Doorbell) {
@@ -78,14 +79,14 @@ final class DatabaseWatcher: @unchecked Sendable {
 
         func loop() {
             var buffer = [UInt8](repeating: 0, count: 4096)
-            var quietUntil: Int64 = 0
+            var quietUntil = ContinuousClock.now
             while true {
                 // poll skips a negative descriptor: while resting, only the control pipe (or the
                 // end of the rest) wakes the thread.
-                let rest = isThrottled ? quietUntil - Self.milliseconds() : 0
+                let rest = isThrottled ? quietUntil - ContinuousClock.now : .zero
                 var polls = [pollfd(fd: control, events: Int16(POLLIN), revents: 0),
-                             pollfd(fd: rest > 0 ? -1 : descriptor, events: Int16(POLLIN), revents: 0)]
-                guard poll(&polls, 2, rest > 0 ? Int32(rest) : -1) >= 0 || errno == EINTR else { return }
+                             pollfd(fd: rest > .zero ? -1 : descriptor, events: Int16(POLLIN), revents: 0)]
+                guard poll(&polls, 2, rest > .zero ? Int32(clamping: PlanDuration(rest).milliseconds + 1) : -1) >= 0 || errno == EINTR else { return }
                 if polls[0].revents != 0 {
                     var byte: UInt8 = 0
                     if read(control, &byte, 1) == 1 && byte == DatabaseWatcher.stopByte { return }
@@ -96,18 +97,12 @@ final class DatabaseWatcher: @unchecked Sendable {
                     _ = inotify_add_watch(descriptor, walPath, UInt32(IN_MODIFY))
                     if isThrottled { changedWhileThrottled.store(true, ordering: .sequentiallyConsistent) }
                     doorbell.ring()
-                    quietUntil = Self.milliseconds() + DatabaseWatcher.throttledPause
+                    quietUntil = ContinuousClock.now + DatabaseWatcher.throttledPause
                 }
             }
         }
 
         private var isThrottled: Bool { throttled.load(ordering: .sequentiallyConsistent) }
-
-        private static func milliseconds() -> Int64 {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-        }
     }
 
     deinit {

@@ -81,7 +81,8 @@ public final class Worker: Service {
             // The loop turns on every job's end, and on commits: cancel requests are looked up at most
             // every 200 ms, well inside the 2 s promise, and at once after a commit that woke a full
             // worker (its throttled watcher rings at most every 200 ms: it may be a `planq cancel`).
-            let checkCancels = now - lastCancelCheck >= .milliseconds(200) || watcher?.takeThrottledChange() == true
+            let changedWhileFull = watcher?.takeThrottledChange() == true
+            let checkCancels = changedWhileFull || now - lastCancelCheck >= .milliseconds(200)
             if checkCancels { lastCancelCheck = now }
             await maintainRunningJobs(now: now, checkCancels: checkCancels)
             // No free slot: no claim, and no scheduled job to wake for (a job ending rings the doorbell).
