@@ -23,9 +23,14 @@ extension JobStore {
     /// `earlier` writes of the run commit first, in the same transaction.
     public func beginStep(jobID: Int64, token: Int64, stepKey: String, attempt: Int, now: Timestamp = .now(),
                           after earlier: [RunWrite] = []) async throws(StoreError) {
+        try await commitRunWrites(earlier + [stepStarted(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt, now: now)])
+    }
+
+    /// `beginStep` made ready, to be committed with other writes.
+    public func stepStarted(jobID: Int64, token: Int64, stepKey: String, attempt: Int, now: Timestamp = .now()) -> RunWrite {
         let values: [SQLValue] = [.integer(jobID), .text(stepKey), .integer(Int64(attempt)), .time(now), .integer(token)]
         let event = EventRow(jobID, "step_started", at: now, ["step": .string(stepKey), "attempt": .integer(Int64(attempt))])
-        try await commit(earlier) { connection in
+        return RunWrite { connection in
             try connection.query(
                 """
                 INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token) SELECT ?1, ?2, ?3, ?4, ?5
@@ -76,6 +81,11 @@ extension JobStore {
     /// `earlier` writes of the run commit first, in the same transaction (so do those of `reschedule` and `release`).
     public func finish(jobID: Int64, token: Int64, _ outcome: RunOutcome, now: Timestamp = .now(),
                         after earlier: [RunWrite] = []) async throws(StoreError) {
+        try await commitRunWrites(earlier + [finished(jobID: jobID, token: token, outcome, now: now)])
+    }
+
+    /// `finish` made ready, to be committed with other writes.
+    public func finished(jobID: Int64, token: Int64, _ outcome: RunOutcome, now: Timestamp = .now()) -> RunWrite {
         let (state, result, error): (JobState, JSONValue?, ErrInfo?) = switch outcome {
         case .succeeded(let value): (.succeeded, value, nil)
         case .failed(let error): (.failed, nil, error)
@@ -83,7 +93,7 @@ extension JobStore {
         }
         let values: [SQLValue] = [.text(state.rawValue), .json(result), .json(error?.json), .time(now), .integer(jobID), .integer(token)]
         let event = EventRow(jobID, state.rawValue, at: now, error.map { ["error": $0.json] })
-        try await commit(earlier) { connection in
+        return RunWrite { connection in
             try connection.query(
                 """
                 UPDATE jobs SET state = ?1, result = ?2, last_error = ?3, finished_at = ?4, updated_at = ?4, cancel_requested = 0,
