@@ -13,6 +13,8 @@ public struct ClaimedJob: Sendable {
     public let plan: PlanDescription
     /// What the journal held at the claim, by step key: the run keeps it up to date itself.
     public let records: [String: StepRecord]
+    /// The step whose first execution the claim began (`claim(beginFirstSteps:)`), not in `records`.
+    public let begunStep: String?
 }
 
 /// What a heartbeat found.
@@ -46,10 +48,17 @@ extension JobStore {
     /// `queues`, when given) and says how many to take from each. The jobs go `running` with a lease
     /// for `owner` until `now + lease`, and a fencing token one higher than before; each comes with
     /// what its journal holds, so that the run reads nothing more. Within a queue: priority, run_at, id.
+    ///
+    /// With `beginFirstSteps`, a job claimed for the first time whose first step is a single call (no
+    /// `each`) also has that step's first execution begun in this transaction (its `step_results` row
+    /// and `step_started` event, as `beginStep` writes them): the run saves a transaction, and must
+    /// record that execution's end even if the call never happens (`ClaimedJob.begunStep`).
     public func claim(owner: LeaseOwner, lease: Duration, queues: [String]? = nil, now: Timestamp = .now(),
+                      beginFirstSteps: Bool = false,
                       grants: @escaping @Sendable (_ due: [String]) -> [(queue: String, limit: Int)]) async throws(StoreError) -> ClaimBatch {
         let expiry = now.adding(PlanDuration(lease))
-        let (rows, records, nextRunAt) = try await commit { connection -> ([Row], [Int64: [String: StepRecord]], Timestamp?) in
+        let (rows, records, begun, nextRunAt) = try await commit {
+            connection -> ([Row], [Int64: [String: StepRecord]], [Int64: String], Timestamp?) in
             let due = try connection.dueQueues(now: now).filter { queues?.contains($0) ?? true }
             var claimed: [Row] = []
             for (queue, limit) in due.isEmpty ? [] : grants(due) where limit > 0 {
@@ -69,8 +78,9 @@ extension JobStore {
                      .integer(Int64(limit))])
                 claimed += rows.sorted { ($0.int(2)!, $0.text(3)!, $0.int(0)!) < ($1.int(2)!, $1.text(3)!, $1.int(0)!) }
             }
-            guard !claimed.isEmpty else { return ([], [:], try connection.nextRunAt(queues: queues, after: now)) }
-            // One statement each for all the claimed jobs' events and journals.
+            guard !claimed.isEmpty else { return ([], [:], [:], try connection.nextRunAt(queues: queues, after: now)) }
+            // One statement each for all the claimed jobs' events and journals. A job claimed for the
+            // first time (token 1) has no journal yet.
             let ids = SQLValue.idList(claimed.map { $0.int(0)! })
             try connection.query(
                 """
@@ -78,12 +88,15 @@ extension JobStore {
                 SELECT id, ?, 'claimed', json_object('owner', lease_owner, 'run', runs, 'token', lease_token)
                 FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id
                 """, [.time(now), ids])
-            return (claimed, try connection.stepRecords(jobIDs: ids), nil)
+            let claimedBefore = claimed.filter { $0.int(4)! > 1 }.map { $0.int(0)! }
+            let records = claimedBefore.isEmpty ? [:] : try connection.stepRecords(jobIDs: .idList(claimedBefore))
+            return (claimed, records, beginFirstSteps ? try connection.beginFirstSteps(of: ids, now: now) : [:], nil)
         }
         let jobs = rows.compactMap { row -> ClaimedJob? in
             guard let plan = try? PlanDescription.decode(JSONValue(stored: row.text(6)!), newKey: { "" }) else { return nil }
             return ClaimedJob(id: row.int(0)!, queue: row.text(1)!, priority: Int(row.int(2)!), runAt: row.text(3)!,
-                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records[row.int(0)!] ?? [:])
+                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records[row.int(0)!] ?? [:],
+                              begunStep: begun[row.int(0)!])
         }
         return ClaimBatch(jobs: jobs, nextRunAt: nextRunAt)
     }
@@ -143,6 +156,31 @@ extension JobStore {
 }
 
 extension Connection {
+    /// Begins execution 1 of the first step of the jobs `ids` (an `idList`) claimed for the first
+    /// time whose first step is a single call, as `beginStep` would; returns those steps by job.
+    func beginFirstSteps(of ids: SQLValue, now: Timestamp) throws -> [Int64: String] {
+        let rows = try query(
+            """
+            INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token)
+            SELECT id, plan ->> '$.steps[0].id', 1, ?, lease_token FROM jobs
+            WHERE id IN (SELECT value FROM json_each(?)) AND lease_token = 1 AND state = 'running'
+                AND json_type(plan, '$.steps[0].each') IS NULL
+            ORDER BY id
+            RETURNING job_id, step_id
+            """, [.time(now), ids])
+        guard !rows.isEmpty else { return [:] }
+        try query(
+            """
+            INSERT INTO job_events (job_id, at, kind, detail)
+            SELECT s.job_id, s.started_at, 'step_started', json_object('attempt', 1, 'step', s.step_id)
+            FROM step_results s
+            WHERE s.job_id IN (SELECT value FROM json_each(?)) AND s.lease_token = 1 AND s.attempt = 1 AND s.superseded = 0
+                AND s.started_at = ? AND s.outcome IS NULL
+            ORDER BY s.job_id
+            """, [.idList(rows.map { $0.int(0)! }), .time(now)])
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0.int(0)!, $0.text(1)!) })
+    }
+
     /// The unpaused queues with due pending jobs.
     func dueQueues(now: Timestamp) throws -> [String] {
         try query(

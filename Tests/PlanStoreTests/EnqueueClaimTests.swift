@@ -125,4 +125,28 @@ import Testing
         #expect(Set(all).count == 300)
         #expect(claims.filter { !$0.isEmpty }.count >= 2, "the claimers interleaved")
     }
+
+    @Test func aClaimCanBeginTheFirstStepOfJobsClaimedForTheFirstTime() async throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        let fanOut = #"{"version":1,"idempotency_key":"fan","steps":[{"id":"s0","call":"echo","input":{"$item":""},"each":[1,2]}]}"#
+        _ = try store.enqueue([samplePlan(key: "released"), samplePlan(key: "new"),
+                               try PlanDescription.decode(Array(fanOut.utf8), newKey: { "" })])
+        // "released" was claimed once already and handed back: its journal may hold executions.
+        let first = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        #expect(first.plan.idempotencyKey == "released" && first.begunStep == nil)
+        try await store.release(jobID: first.id, token: first.token)
+
+        let claimed = try await store.claim(owner: me, lease: .seconds(30), beginFirstSteps: true) { due in due.map { ($0, 10) } }.jobs
+        let begun = Dictionary(uniqueKeysWithValues: claimed.map { ($0.plan.idempotencyKey, $0.begunStep ?? "-") })
+        #expect(begun == ["released": "-", "new": "s0", "fan": "-"])
+        let new = try #require(claimed.first { $0.plan.idempotencyKey == "new" })
+        #expect(new.records.isEmpty)
+        #expect(try store.stepRecord(jobID: new.id, stepKey: "s0") == StepRecord(attempts: 1))
+        #expect(database.scalar("SELECT group_concat(kind || ' ' || coalesce(detail, ''), ', ') FROM job_events WHERE job_id = \(new.id)")
+                == #"enqueued {"queue":"default","run_at":"\#(new.runAt)"}, claimed {"owner":"\#(me.label)","run":1,"token":1}, step_started {"attempt":1,"step":"s0"}"#)
+        // The run goes on as if it had begun the step itself.
+        try await store.finishStep(jobID: new.id, token: new.token, stepKey: "s0", attempt: 1, outcome: .success(1))
+        #expect(try store.stepRecord(jobID: new.id, stepKey: "s0") == StepRecord(output: 1, attempts: 1))
+    }
 }

@@ -27,7 +27,9 @@ struct JobRunner: Sendable {
         let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil)
         planEnded()
         do {
-            try await record(outcome, of: job, stop: reason, carried: journal.takeCarried(), logger: logger)
+            // A run handed back leaves an execution it never began to the release, which sets it aside.
+            let endError: ErrInfo? = if case .failure(let error) = outcome, reason != .shutdown { error } else { nil }
+            try await record(outcome, of: job, stop: reason, carried: journal.takeCarried(endingWith: endError), logger: logger)
         } catch {
             logger.warning("job outcome not recorded", metadata: ["error": "\(error)"])
         }

@@ -11,6 +11,10 @@ import Synchronization
 /// write — the next step's start or the run's end, microseconds later — and commits in the same
 /// transaction: nothing acts on that success before it is committed, and a job needs one
 /// transaction fewer per step.
+///
+/// The first execution of a fresh job's first step may have been begun by its claim
+/// (`ClaimedJob.begunStep`): beginning it then writes nothing, and if the run ends without
+/// beginning it, `takeCarried(endingWith:)` records that execution as failed with the run's error.
 final class StoreJournal: Journal {
     let store: JobStore
     let jobID: Int64
@@ -21,6 +25,8 @@ final class StoreJournal: Journal {
         /// Steps begun (or beginning) and not finished.
         var inFlight = 0
         var carried: [RunWrite] = []
+        /// The step execution (attempt 1) the claim began and the run has not begun yet.
+        var begunByClaim: String?
     }
 
     private let state: Mutex<State>
@@ -30,30 +36,45 @@ final class StoreJournal: Journal {
         jobID = job.id
         token = job.token
         self.logger = logger
-        state = Mutex(State(records: job.records))
+        state = Mutex(State(records: job.records, begunByClaim: job.begunStep))
     }
 
     func record(of stepKey: String) async -> Result<StepRecord, ErrInfo> {
         .success(state.withLock { $0.records[stepKey] ?? StepRecord() })
     }
 
-    /// The writes carried so far, for the run's last write; the journal holds none after.
-    func takeCarried() -> [RunWrite] {
+    /// The writes carried so far, for the run's last write; the journal holds none after. When the
+    /// run ended without beginning the execution its claim began, that execution's end comes last:
+    /// failed with `error` (the run's), or, when the run is handed back (`nil`), left for the release.
+    func takeCarried(endingWith error: ErrInfo?) -> [RunWrite] {
         state.withLock { state in
-            defer { state.carried = [] }
-            return state.carried
+            defer {
+                state.carried = []
+                state.begunByClaim = nil
+            }
+            guard let stepKey = state.begunByClaim, let error else { return state.carried }
+            logger.info("step ended before its call", metadata: ["step.id": "\(stepKey)", "error.code": "\(error.code)"])
+            return state.carried + [store.stepFinished(jobID: jobID, token: token, stepKey: stepKey, attempt: 1, outcome: .failure(error))]
         }
     }
 
     func begin(_ stepKey: String, attempt: Int) async -> Result<Void, ErrInfo> {
         logger.info("step started", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
-        let carried = state.withLock { state in
+        let (carried, begunByClaim) = state.withLock { state in
             state.inFlight += 1
             defer { state.carried = [] }
-            return state.carried
+            guard state.begunByClaim == stepKey && attempt == 1 else { return (state.carried, false) }
+            state.begunByClaim = nil
+            state.records[stepKey, default: StepRecord()].attempts = 1
+            return (state.carried, true)
         }
+        // The claim's transaction committed this start (and no step before the first carries a write).
         let result = await call { () async throws(StoreError) in
-            try await self.store.beginStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt, after: carried)
+            if !begunByClaim {
+                try await self.store.beginStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt, after: carried)
+            } else if !carried.isEmpty {
+                try await self.store.commitRunWrites(carried)
+            }
         }
         state.withLock { state in
             if case .success = result { state.records[stepKey, default: StepRecord()].attempts = attempt } else { state.inFlight -= 1 }

@@ -126,7 +126,7 @@ public final class Worker: Service {
         guard free > 0 else { return nil }
         let configuration = configuration
         do {
-            return try await store.claim(owner: owner, lease: configuration.lease, queues: configuration.queues) { due in
+            return try await store.claim(owner: owner, lease: configuration.lease, queues: configuration.queues, beginFirstSteps: true) { due in
                 let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
                 let grants = self.allocator.withLock { $0.allocate(free: free, capacity: capacity, weight: configuration.limit(of:)) }
                 return grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
