@@ -164,7 +164,7 @@ extension Connection {
             INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token)
             SELECT id, plan ->> '$.steps[0].id', 1, ?, lease_token FROM jobs
             WHERE id IN (SELECT value FROM json_each(?)) AND lease_token = 1 AND state = 'running'
-                AND json_type(plan, '$.steps[0].each') IS NULL
+                AND plan ->> '$.steps[0].id' IS NOT NULL AND json_type(plan, '$.steps[0].each') IS NULL
             ORDER BY id
             RETURNING job_id, step_id
             """, [.time(now), ids])

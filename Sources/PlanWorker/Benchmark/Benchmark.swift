@@ -165,10 +165,11 @@ public struct Benchmark: Sendable {
         return Double(jobs) / (clock.now - started).seconds
     }
 
-    /// The store's own limit for single-step jobs, `batch` at a time: claimed in one transaction,
-    /// their steps started in a second and recorded with the jobs' ends in a third (DESIGN's order
-    /// of commits allows no fewer), by one thread through the store API with no worker — the most a
-    /// worker at concurrency `batch` could reach.
+    /// The store's own limit for single-step jobs, `batch` at a time: claimed with their steps begun
+    /// in one transaction (as the worker claims), the steps' results recorded with the jobs' ends in
+    /// a second (DESIGN's order of commits allows no fewer: a step's start before its call), by one
+    /// thread through the store API with no worker — the most a worker at concurrency `batch` could
+    /// reach.
     private func floorRate(jobs: Int, batch: Int) async throws -> Double {
         let store = try freshStore("floor.db")
         try fill(store, count: jobs, steps: 1)
@@ -178,9 +179,8 @@ public struct Benchmark: Sendable {
         let started = clock.now
         var done = 0
         while done < jobs {
-            let claimed = try await store.claim([(queue: "default", limit: batch)], owner: owner, lease: .seconds(60))
-            guard !claimed.isEmpty else { throw StoreError.jobNotFound("a pending bench job") }
-            try await store.commitRunWrites(claimed.map { store.stepStarted(jobID: $0.id, token: $0.token, stepKey: "s0", attempt: 1) })
+            let claimed = try await store.claim(owner: owner, lease: .seconds(60), beginFirstSteps: true) { _ in [("default", batch)] }.jobs
+            guard !claimed.isEmpty, claimed.allSatisfy({ $0.begunStep == "s0" }) else { throw StoreError.jobNotFound("a pending bench job") }
             try await store.commitRunWrites(claimed.flatMap { job in
                 [store.stepFinished(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1, outcome: .success(output)),
                  store.finished(jobID: job.id, token: job.token, .succeeded(output))]

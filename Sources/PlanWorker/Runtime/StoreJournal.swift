@@ -65,7 +65,6 @@ final class StoreJournal: Journal {
             defer { state.carried = [] }
             guard state.begunByClaim == stepKey && attempt == 1 else { return (state.carried, false) }
             state.begunByClaim = nil
-            state.records[stepKey, default: StepRecord()].attempts = 1
             return (state.carried, true)
         }
         // The claim's transaction committed this start (and no step before the first carries a write).
