@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
             Figures: baseline_insert_per_s and baseline_cycle_per_s (raw SQLite: a job-sized INSERT per transaction; \
             a claim transaction plus a finish transaction), enqueue_per_s (one plan per transaction), enqueue_batch_per_s \
             (1,000 per transaction), jobs_per_s_c1 and jobs_per_s_c16 (single-step echo jobs through an in-process worker), \
-            floor_jobs_per_s_c16 (the same jobs' writes, sixteen at a time in three transactions, one thread, no worker), \
+            floor_jobs_per_s_c16 (the same jobs' writes, sixteen at a time in two transactions, one thread, no worker), \
             steps_per_s_5step, wakeup_p50_ms and wakeup_p99_ms (enqueue by another connection to the first step's start), \
             backlog_1m_vs_10k (claim+finish rate with --backlog pending jobs over the rate with 10,000), peak_rss_mib \
             (a worker running on that backlog), history_100k_vs_0 (claim+finish rate with 100,000 finished jobs over none).
