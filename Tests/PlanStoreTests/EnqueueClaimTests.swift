@@ -149,4 +149,18 @@ import Testing
         try await store.finishStep(jobID: new.id, token: new.token, stepKey: "s0", attempt: 1, outcome: .success(1))
         #expect(try store.stepRecord(jobID: new.id, stepKey: "s0") == StepRecord(output: 1, attempts: 1))
     }
+
+    @Test func aReleaseSetsAsideTheFirstStepItsClaimBegan() async throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        _ = try store.enqueue([samplePlan(key: "job")])
+        let job = try #require(try await store.claim(owner: me, lease: .seconds(30), beginFirstSteps: true) { due in due.map { ($0, 1) } }.jobs.first)
+        #expect(job.begunStep == "s0")
+        try await store.release(jobID: job.id, token: job.token)
+        #expect(database.scalar("SELECT outcome || ' ' || superseded FROM step_results WHERE job_id = \(job.id)") == "cancelled 1")
+        // The execution never ran: the next run starts from attempt 1 again, and begins it itself.
+        let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        #expect(again.records.isEmpty && again.begunStep == nil)
+        try await store.beginStep(jobID: again.id, token: again.token, stepKey: "s0", attempt: 1)
+    }
 }
