@@ -169,15 +169,13 @@ extension Connection {
             RETURNING job_id, step_id
             """, [.time(now), ids])
         guard !rows.isEmpty else { return [:] }
+        // These jobs' only executions are the ones just begun.
         try query(
             """
             INSERT INTO job_events (job_id, at, kind, detail)
-            SELECT s.job_id, s.started_at, 'step_started', json_object('attempt', 1, 'step', s.step_id)
-            FROM step_results s
-            WHERE s.job_id IN (SELECT value FROM json_each(?)) AND s.lease_token = 1 AND s.attempt = 1 AND s.superseded = 0
-                AND s.started_at = ? AND s.outcome IS NULL
-            ORDER BY s.job_id
-            """, [.idList(rows.map { $0.int(0)! }), .time(now)])
+            SELECT job_id, started_at, 'step_started', json_object('attempt', attempt, 'step', step_id)
+            FROM step_results WHERE job_id IN (SELECT value FROM json_each(?)) AND superseded = 0 ORDER BY job_id
+            """, [.idList(rows.map { $0.int(0)! })])
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.int(0)!, $0.text(1)!) })
     }
 

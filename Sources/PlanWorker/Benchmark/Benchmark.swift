@@ -180,7 +180,7 @@ public struct Benchmark: Sendable {
         var done = 0
         while done < jobs {
             let claimed = try await store.claim(owner: owner, lease: .seconds(60), beginFirstSteps: true) { _ in [("default", batch)] }.jobs
-            guard !claimed.isEmpty, claimed.allSatisfy({ $0.begunStep == "s0" }) else { throw StoreError.jobNotFound("a pending bench job") }
+            guard !claimed.isEmpty else { throw StoreError.jobNotFound("a pending bench job") }
             try await store.commitRunWrites(claimed.flatMap { job in
                 [store.stepFinished(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1, outcome: .success(output)),
                  store.finished(jobID: job.id, token: job.token, .succeeded(output))]
