@@ -6,9 +6,17 @@ public enum Builtins {
     public static let names = ["echo", "fail", "http.request", "process.run", "sleep"]
 
     /// Every built-in capability; `process.run` may start only the programs `allowExec` names
-    /// (absolute paths or globs).
-    public static func registry(allowExec: [String]) -> CapabilityRegistry {
-        CapabilityRegistry([echo, fail, sleep(clock: ContinuousClock()), HTTPRequest().capability, ProcessRun(allowed: allowExec).capability])
+    /// (absolute paths or globs), and pass on only the plan `env` names `allowEnv` names (globs).
+    /// `environment` is the worker's own: only its locale and time zone reach a child.
+    public static func registry(allowExec: [String], allowEnv: [String] = [], environment: [String: String] = [:]) -> CapabilityRegistry {
+        let processRun = ProcessRun(allowed: allowExec, environment: ChildEnvironment(allowed: allowEnv, worker: environment))
+        return CapabilityRegistry([echo, fail, sleep(clock: ContinuousClock()), HTTPRequest().capability, processRun.capability])
+    }
+
+    /// Why an `--allow-exec` pattern cannot be used, or `nil`: it must be absolute, with no empty,
+    /// `.` or `..` component.
+    public static func execPatternProblem(_ pattern: String) -> String? {
+        ProcessRun.pathProblem(pattern)
     }
 
     /// `echo`: returns its input.

@@ -31,16 +31,42 @@ struct HTTPRequest {
         .failure(.invalidInput("http.request: \(message)"))
     }
 
+    /// RFC 9110's token: what a method or a header name may be.
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    /// An `http` or `https` URL (scheme in any case) with a host and no space, control or non-ASCII byte.
+    static func isWellFormedURL(_ url: String) -> Bool {
+        let lowered = url.lowercased()
+        guard let rest = ["http://", "https://"].first(where: lowered.hasPrefix).map({ lowered.dropFirst($0.count) }),
+              let first = rest.first, first != "/" else { return false }
+        return url.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
     func run(_ input: JSONValue, _ context: StepContext) async -> Result<JSONValue, ErrInfo> {
         let members = input.objectValue ?? [:]
-        guard let url = members["url"]?.stringValue, url.hasPrefix("http://") || url.hasPrefix("https://") else {
-            return invalid("url must be an http:// or https:// URL")
+        guard let url = members["url"]?.stringValue, Self.isWellFormedURL(url) else {
+            return invalid("url must be an http:// or https:// URL without spaces or control characters")
+        }
+        let method = members["method"]?.stringValue ?? "GET"
+        guard Self.isToken(method), method.utf8.count <= 32 else {
+            return invalid("method \(method.quoted) is not an HTTP method (a token such as GET or POST)")
         }
         var request = HTTPClientRequest(url: url)
-        request.method = HTTPMethod(rawValue: (members["method"]?.stringValue ?? "GET").uppercased())
+        request.method = HTTPMethod(rawValue: method.uppercased())
         if let headers = members["headers"] {
             guard let pairs = headers.objectValue, pairs.values.allSatisfy({ $0.stringValue != nil }) else {
                 return invalid("headers must be an object of strings")
+            }
+            for (name, value) in pairs {
+                guard Self.isToken(name) else { return invalid("header name \(name.quoted) is not a token") }
+                guard !value.stringValue!.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) else {
+                    return invalid("header \(name.quoted) holds a control character")
+                }
             }
             for (name, value) in pairs.sorted(by: { $0.key < $1.key }) { request.headers.add(name: name, value: value.stringValue!) }
         }

@@ -9,15 +9,23 @@ import SystemPackage
 
 /// `process.run`: `{argv, env, cwd, stdin}` → `{exit_code, stdout, stderr}`.
 ///
-/// The program (`argv[0]`, an absolute path) starts directly, without a shell unless argv names
-/// one, in a session of its own, with `PLANQ_JOB_ID`, `PLANQ_STEP_ID`, `PLANQ_ATTEMPT` and
-/// `PLANQ_IDEMPOTENCY_KEY` added to the worker's environment. It is refused (`exec_not_allowed`)
-/// unless an `--allow-exec` pattern matches `argv[0]`. stdout and stderr are kept up to
-/// `outputCap` bytes each. A non-zero exit is a retryable `exit_status` error. On timeout or
+/// The program (`argv[0]`, an absolute path without `.`, `..` or empty components) starts
+/// directly, without a shell unless argv names one, in a session of its own. It is refused
+/// (`exec_not_allowed`) unless an `--allow-exec` pattern matches `argv[0]`. Its environment is
+/// `ChildEnvironment`'s: a clean base, the plan's `env` names that `--allow-env` allows
+/// (`env_not_allowed` otherwise), then `PLANQ_JOB_ID`, `PLANQ_STEP_ID`, `PLANQ_ATTEMPT` and
+/// `PLANQ_IDEMPOTENCY_KEY`. NUL in argv, env or cwd is `invalid_input`. stdout and stderr are kept
+/// up to `outputCap` bytes each. A non-zero exit is a retryable `exit_status` error. On timeout or
 /// cancellation its whole process group gets SIGTERM, then SIGKILL two seconds later.
 struct ProcessRun {
     let allowed: [String]
+    let environment: ChildEnvironment
     var outputCap = 64 * 1024
+
+    init(allowed: [String], environment: ChildEnvironment = ChildEnvironment(allowed: [], worker: [:])) {
+        self.allowed = allowed
+        self.environment = environment
+    }
 
     var capability: Capability {
         Capability("process.run") { input, context in await run(input, context) }
@@ -27,27 +35,49 @@ struct ProcessRun {
         .failure(.invalidInput("process.run: \(message)"))
     }
 
+    /// Why `path` is not a plain absolute path, or `nil`: it must start with `/` and have no empty,
+    /// `.` or `..` component, so that a glob's `*` cannot stand for a step up.
+    static func pathProblem(_ path: String) -> String? {
+        guard path.hasPrefix("/") else { return "must be an absolute path" }
+        let components = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
+        if components.contains(where: { $0.isEmpty || $0.elementsEqual(".".utf8) || $0.elementsEqual("..".utf8) }) {
+            return "must not have empty, . or .. components"
+        }
+        return nil
+    }
+
     func run(_ input: JSONValue, _ context: StepContext) async -> Result<JSONValue, ErrInfo> {
         let members = input.objectValue ?? [:]
         guard let argv = members["argv"]?.arrayValue?.compactMap(\.stringValue), !argv.isEmpty,
               argv.count == members["argv"]?.arrayValue?.count
         else { return invalid("argv must be a non-empty array of strings") }
-        guard argv[0].hasPrefix("/") else { return invalid("argv[0] must be an absolute path, not \"\(argv[0])\"") }
+        if let index = argv.firstIndex(where: { $0.utf8.contains(0) }) { return invalid("argv[\(index)] holds a NUL character") }
+        if let problem = Self.pathProblem(argv[0]) { return invalid("argv[0] \(argv[0].quoted) \(problem)") }
         guard allowed.contains(where: { fnmatch($0, argv[0], FNM_PATHNAME) == 0 }) else {
             return .failure(ErrInfo(
-                code: "exec_not_allowed", message: "process.run: \(argv[0]) is not allowed; start the worker with --allow-exec \(argv[0])",
+                code: "exec_not_allowed", message: "process.run: \(argv[0].quoted) is not allowed; start the worker with --allow-exec \(argv[0].printable)",
                 retryable: false))
         }
-        var environment: [Environment.Key: String?] = [
-            "PLANQ_JOB_ID": String(context.jobID), "PLANQ_STEP_ID": context.stepKey, "PLANQ_ATTEMPT": String(context.attempt),
-            "PLANQ_IDEMPOTENCY_KEY": context.idempotencyKey,
-        ]
+        var planEnv: [String: String] = [:]
         if let env = members["env"] {
             guard let pairs = env.objectValue, pairs.values.allSatisfy({ $0.stringValue != nil }) else {
                 return invalid("env must be an object of strings")
             }
-            for (name, value) in pairs { environment[Environment.Key(stringLiteral: name)] = value.stringValue }
+            for (name, value) in pairs {
+                if value.stringValue!.utf8.contains(0) { return invalid("env \(name.quoted) holds a NUL character") }
+                planEnv[name] = value.stringValue!
+            }
         }
+        let planq = [
+            "PLANQ_JOB_ID": String(context.jobID), "PLANQ_STEP_ID": context.stepKey, "PLANQ_ATTEMPT": String(context.attempt),
+            "PLANQ_IDEMPOTENCY_KEY": context.idempotencyKey,
+        ]
+        let childEnvironment: [String: String]
+        switch environment.build(plan: planEnv, planq: planq) {
+        case .success(let built): childEnvironment = built
+        case .failure(let refused): return .failure(ErrInfo(code: refused.code, message: "process.run: env \(refused.message)", retryable: false))
+        }
+        if let cwd = members["cwd"]?.stringValue, cwd.utf8.contains(0) { return invalid("cwd holds a NUL character") }
         let cwd = members["cwd"]?.stringValue
         let stdin = members["stdin"]?.stringValue ?? ""
         var options = PlatformOptions()
@@ -57,7 +87,7 @@ struct ProcessRun {
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
-                environment: .inherit.updating(environment), workingDirectory: cwd.map { FilePath($0) },
+                environment: .custom(Dictionary(uniqueKeysWithValues: childEnvironment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })), workingDirectory: cwd.map { FilePath($0) },
                 platformOptions: options, input: .string(stdin), output: .sequence, error: .sequence
             ) { execution in
                 async let output = Self.collect(execution.standardOutput, cap: cap)
