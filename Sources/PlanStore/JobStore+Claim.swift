@@ -93,7 +93,7 @@ extension JobStore {
             return (claimed, records, beginFirstSteps ? try connection.beginFirstSteps(of: ids, now: now) : [:], nil)
         }
         let jobs = rows.compactMap { row -> ClaimedJob? in
-            guard let plan = try? PlanDescription.decode(JSONValue(stored: row.text(6)!), newKey: { "" }) else { return nil }
+            guard let stored = try? JSONValue(stored: row.text(6)!), let plan = try? PlanDescription.decode(stored, newKey: { "" }) else { return nil }
             return ClaimedJob(id: row.int(0)!, queue: row.text(1)!, priority: Int(row.int(2)!), runAt: row.text(3)!,
                               token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records[row.int(0)!] ?? [:],
                               begunStep: begun[row.int(0)!])

@@ -131,12 +131,12 @@ extension JobStore {
                     "SELECT outcome, error FROM step_results WHERE job_id = ? AND step_id = ? AND attempt = ? AND superseded = 0",
                     [.integer(id), .text(step.text(0)!), .integer(step.int(2)!)])[0]
                 steps.append(StepSummary(id: step.text(0)!, outcome: last.text(0), attempts: Int(step.int(1)!),
-                                         output: step.text(3).map(JSONValue.init(stored:)), error: last.text(1).map(JSONValue.init(stored:))))
+                                         output: try step.text(3).map { try JSONValue(stored: $0) }, error: try last.text(1).map { try JSONValue(stored: $0) }))
             }
             let events = try connection.query("SELECT at, kind, detail FROM job_events WHERE job_id = ? ORDER BY id", [.integer(id)])
-                .map { JobEvent(at: $0.text(0)!, kind: $0.text(1)!, detail: $0.text(2).map(JSONValue.init(stored:))) }
-            return JobDetail(summary: Self.summary(row), plan: JSONValue(stored: row.text(10)!), result: row.text(11).map(JSONValue.init(stored:)),
-                             error: row.text(12).map(JSONValue.init(stored:)), steps: steps, events: events)
+                .map { row in JobEvent(at: row.text(0)!, kind: row.text(1)!, detail: try row.text(2).map { try JSONValue(stored: $0) }) }
+            return JobDetail(summary: Self.summary(row), plan: try JSONValue(stored: row.text(10)!), result: try row.text(11).map { try JSONValue(stored: $0) },
+                             error: try row.text(12).map { try JSONValue(stored: $0) }, steps: steps, events: events)
         }
     }
 

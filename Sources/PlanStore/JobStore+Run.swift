@@ -162,8 +162,8 @@ extension Connection {
             let (job, key) = (row.int(0)!, row.text(1)!)
             var record = records[job, default: [:]][key, default: StepRecord()]
             record.attempts += 1
-            if row.text(2) == "ok" { record.output = row.text(3).map(JSONValue.init(stored:)) }
-            if let error = row.text(4) { record.lastError = ErrInfo(json: JSONValue(stored: error)) }
+            if row.text(2) == "ok" { record.output = try row.text(3).map { try JSONValue(stored: $0) } }
+            if let error = row.text(4) { record.lastError = ErrInfo(json: try JSONValue(stored: error)) }
             records[job, default: [:]][key] = record
         }
         return records

@@ -41,18 +41,40 @@ public final class JobStore: Sendable {
     /// Opens (and with `options.create`, creates and migrates) the database.
     public init(_ options: StoreOptions, now: Timestamp = .now()) throws(StoreError) {
         path = options.path
-        if !options.create && access(options.path, F_OK) != 0 { throw .databaseMissing(path: options.path) }
+        var info = stat()
+        if stat(options.path, &info) == 0 {
+            if let kind = Self.kindName(info.st_mode) { throw .notARegularFile(path: options.path, kind: kind) }
+        } else if !options.create {
+            throw .databaseMissing(path: options.path)
+        }
         let milliseconds = Int32(clamping: PlanDuration(options.busyTimeout).milliseconds)
         do {
             let connection = try Connection(
                 path: options.path, create: options.create, groupWritable: options.groupWritable,
                 durability: options.durability, busyTimeoutMilliseconds: milliseconds)
-            if options.create { try Migrator(connection: connection, files: Migrations.files).migrate(now: now) }
+            if options.create {
+                try Migrator(connection: connection, files: Migrations.files).migrate(now: now)
+            } else if try connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").isEmpty {
+                throw StoreError.notInitialized(path: options.path)
+            }
             let serial = SerialConnection(connection)
             self.connection = serial
             committer = options.groupCommit ? GroupCommitter(connection: serial) : nil
         } catch {
             throw Self.storeError(error)
+        }
+    }
+
+    /// What a file mode names when it is not a regular file.
+    static func kindName(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFDIR: "directory"
+        case S_IFCHR: "character device"
+        case S_IFBLK: "block device"
+        case S_IFIFO: "FIFO"
+        case S_IFSOCK: "socket"
+        default: "special file"
         }
     }
 
@@ -133,9 +155,14 @@ extension Connection {
 }
 
 extension JSONValue {
-    /// Parses stored JSON text; stored text was written by planq and is valid.
-    init(stored text: String) {
-        self = (try? JSONParser.parse(text)) ?? .string(text)
+    /// Parses stored JSON text. What planq recorded reads back as it was; text that does not parse
+    /// (a database altered by hand or damaged) is a store error, never taken for a string.
+    init(stored text: String) throws(StoreError) {
+        do {
+            self = try JSONParser.parse(text)
+        } catch {
+            throw .corruptValue("stored JSON does not parse (\(error))")
+        }
     }
 }
 

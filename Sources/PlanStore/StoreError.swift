@@ -4,6 +4,13 @@ import PlanCore
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// The database file does not exist and the command does not create it.
     case databaseMissing(path: String)
+    /// The path names something other than a regular file (a directory, device, FIFO or socket).
+    case notARegularFile(path: String, kind: String)
+    /// The file exists but holds no planq schema (created by a process that died, or not planq's);
+    /// a command that may write finishes it.
+    case notInitialized(path: String)
+    /// A stored value does not read back as what was recorded: the database was altered or damaged.
+    case corruptValue(String)
     /// SQLite failed; `isBusy` when the database stayed locked past the busy timeout.
     case sqlite(SQLiteError)
     /// A migration problem: an edited applied migration, or a database newer than this binary.
@@ -23,7 +30,12 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .databaseMissing(let path): "no database at \(path) (enqueue, worker and migrate create it)"
+        case .databaseMissing(let path): "no database at \(path.printable) (enqueue, worker and migrate create it)"
+        case .notARegularFile(let path, let kind):
+            "\(path.printable) is a \(kind), not a database file; --db must name a regular file or one to create"
+        case .notInitialized(let path):
+            "\(path.printable) holds no planq database (its creation never finished); planq migrate --db \(path.printable) finishes it"
+        case .corruptValue(let what): "the database holds a damaged value: \(what)"
         case .sqlite(let error) where error.isBusy: "the database stayed locked past the busy timeout: \(error)"
         case .sqlite(let error): error.description
         case .migration(let message): message
@@ -34,6 +46,18 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .leaseLost(let id): "job \(id) is no longer leased to this worker; the write was refused"
         case .invalidPlan(let line, let error):
             error.issues.map { (line.map { "line \($0): " } ?? "") + $0.description }.joined(separator: "\n")
+        }
+    }
+}
+
+extension StoreError {
+    /// A fault of the database or the machine (locked, full, read-only, I/O, damaged) rather than of
+    /// the request: a worker backs off and tries again; the command line exits 69.
+    public var isFault: Bool {
+        switch self {
+        case .sqlite(let error): error.isFault
+        case .notARegularFile, .notInitialized, .corruptValue, .databaseMissing: true
+        default: false
         }
     }
 }

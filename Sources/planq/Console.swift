@@ -37,8 +37,7 @@ enum Console {
 
     static func exitCode(for error: StoreError) -> ExitCode {
         switch error {
-        case .databaseMissing: ExitStatus.unavailable
-        case .sqlite(let error) where error.isBusy || [14, 26].contains(error.primaryCode): ExitStatus.unavailable
+        case let error where error.isFault: ExitStatus.unavailable
         case .queueFull: ExitStatus.queueFull
         case .invalidPlan: ExitStatus.invalidPlan
         default: ExitCode.failure

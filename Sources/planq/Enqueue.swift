@@ -50,7 +50,7 @@ struct Enqueue: ParsableCommand {
     }
 
     func run() throws {
-        let bytes = try PlanFile.read(file)
+        let bytes = try PlanFile.read(file, limit: lines ? PlanFile.maxBatchBytes : PlanDescription.maxDocumentBytes)
         let documents: [(line: Int?, bytes: ArraySlice<UInt8>)] = lines
             ? bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
                 .filter { !$0.element.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }

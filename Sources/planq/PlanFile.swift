@@ -1,15 +1,37 @@
 import ArgumentParser
-import Foundation
+import Glibc
+import PlanCore
 
 /// Reading plan documents.
 enum PlanFile {
-    /// The bytes of `path`, or of standard input for `-`; a missing or unreadable file is a usage error.
-    static func read(_ path: String) throws -> [UInt8] {
-        if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            Console.complain("\(path): cannot read the file")
+    /// The most bytes `enqueue --lines` reads: a batch of plans is one transaction.
+    static let maxBatchBytes = 64 << 20
+
+    /// The bytes of `path`, or of standard input for `-`, read up to `limit` bytes and one more, never
+    /// whole: a missing or unreadable file is a usage error (64), a longer one an invalid plan (65).
+    static func read(_ path: String, limit: Int = PlanDescription.maxDocumentBytes) throws -> [UInt8] {
+        let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            Console.complain("\(path.printable): cannot read the file: \(String(cString: strerror(errno)))")
             throw ExitStatus.usage
         }
-        return Array(data)
+        defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while bytes.count <= limit {
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, min($0.count, limit + 1 - bytes.count)) }
+            if got == 0 { break }
+            if got < 0 {
+                if errno == EINTR { continue }
+                Console.complain("\(path.printable): cannot read the file: \(String(cString: strerror(errno)))")
+                throw ExitStatus.usage
+            }
+            bytes += chunk[..<got]
+        }
+        guard bytes.count <= limit else {
+            Console.complain("\(path.printable): more than \(limit) bytes; a plan is at most \(PlanDescription.maxDocumentBytes) bytes (1 MiB), a batch of lines \(maxBatchBytes) (64 MiB)")
+            throw ExitStatus.invalidPlan
+        }
+        return bytes
     }
 }

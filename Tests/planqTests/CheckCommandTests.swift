@@ -27,6 +27,6 @@ import Testing
     @Test func aMissingFileIsAUsageError() throws {
         let outcome = try Planq.run(["check", "no/such/plan.json"])
         #expect(outcome.status == 64)
-        #expect(outcome.stderr == "planq: no/such/plan.json: cannot read the file\n")
+        #expect(outcome.stderr == "planq: no/such/plan.json: cannot read the file: No such file or directory\n")
     }
 }

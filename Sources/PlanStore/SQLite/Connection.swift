@@ -28,9 +28,25 @@ final class Connection {
         self.handle = handle
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
-        try execute("PRAGMA journal_mode = WAL")
+        try enableWAL(waitingUpTo: busyTimeoutMilliseconds)
         try execute("PRAGMA foreign_keys = ON")
         try execute("PRAGMA synchronous = \(durability.rawValue.uppercased())")
+    }
+
+    /// Switches to WAL. On a new database two processes may race to do it, and SQLite answers the
+    /// loser busy without calling the busy handler: try again until the busy timeout.
+    private func enableWAL(waitingUpTo milliseconds: Int32) throws(SQLiteError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(milliseconds)
+        var pause: UInt32 = 1_000
+        while true {
+            do {
+                return try execute("PRAGMA journal_mode = WAL")
+            } catch where error.isBusy && clock.now < deadline {
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
+            }
+        }
     }
 
     /// Process-wide SQLite settings, made once before the first connection: no memory statistics
@@ -44,13 +60,17 @@ final class Connection {
 
     private static func createFile(_ path: String, groupWritable: Bool) throws(SQLiteError) {
         let mode: mode_t = groupWritable ? 0o660 : 0o600
-        let descriptor = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, mode)
+        // Non-blocking: a FIFO put in the file's place fails here instead of blocking.
+        let descriptor = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode)
         guard descriptor >= 0 else {
             throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot create \(path): \(String(cString: strerror(errno)))", sql: nil)
         }
+        defer { close(descriptor) }
         var status = stat()
-        if fstat(descriptor, &status) == 0 && status.st_size == 0 { fchmod(descriptor, mode) }
-        close(descriptor)
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot create \(path): not a regular file", sql: nil)
+        }
+        if status.st_size == 0 { fchmod(descriptor, mode) }
     }
 
     func error(_ code: Int32, sql: String?) -> SQLiteError {

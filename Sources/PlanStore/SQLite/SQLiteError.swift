@@ -13,6 +13,13 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// Whether the database was locked past the busy timeout.
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
 
+    /// A fault of the database or the machine rather than of a statement: busy or locked, full,
+    /// read-only, an I/O error, a damaged or foreign file, a file that cannot be opened.
+    public var isFault: Bool {
+        isBusy || [SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CANTOPEN, SQLITE_PROTOCOL, SQLITE_NOMEM]
+            .contains(primaryCode)
+    }
+
     public var description: String {
         let name = String(cString: sqlite3_errstr(code))
         return "SQLite error \(code) (\(name)): \(message)" + (sql.map { " in: \($0)" } ?? "")
