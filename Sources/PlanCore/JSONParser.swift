@@ -7,7 +7,8 @@ public struct JSONSyntaxError: Error, Hashable, CustomStringConvertible {
     public var description: String { "line \(line), column \(column): \(message)" }
 }
 
-/// A strict RFC 8259 parser: UTF-8 only, no duplicate keys, no trailing garbage, bounded nesting.
+/// A strict RFC 8259 parser: UTF-8 only, no duplicate keys, no trailing garbage, bounded nesting,
+/// integers exact in 64 bits (one outside that range is refused, never rounded).
 public struct JSONParser {
     /// The deepest nesting of arrays and objects accepted.
     public static let maxDepth = 64
@@ -229,7 +230,10 @@ public struct JSONParser {
             skipDigits()
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let value = Int64(text) { return .integer(value) }
+        if isInteger {
+            guard let value = Int64(text) else { throw error("integer \(text) is outside the 64-bit range (-2^63...2^63-1)") }
+            return .integer(value)
+        }
         guard let value = Double(text), value.isFinite else { throw error("number out of range") }
         return .number(value)
     }

@@ -15,27 +15,29 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
             self = .root
             return
         }
-        guard text.first == "/" else { return nil }
+        // By Unicode scalars: a combining mark after '/' must not hide the separator.
+        let scalars = text.unicodeScalars
+        guard scalars.first == "/" else { return nil }
         var tokens: [String] = []
-        for raw in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            var token = ""
+        for raw in scalars.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            var token = String.UnicodeScalarView()
             var escaping = false
-            for character in raw {
+            for scalar in raw {
                 if escaping {
-                    switch character {
+                    switch scalar {
                     case "0": token.append("~")
                     case "1": token.append("/")
                     default: return nil
                     }
                     escaping = false
-                } else if character == "~" {
+                } else if scalar == "~" {
                     escaping = true
                 } else {
-                    token.append(character)
+                    token.append(scalar)
                 }
             }
             if escaping { return nil }
-            tokens.append(token)
+            tokens.append(String(token))
         }
         self.tokens = tokens
     }
@@ -47,8 +49,8 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
 
     /// The array index a token names: decimal digits without a leading zero.
     static func arrayIndex(_ token: String) -> Int? {
-        guard !token.isEmpty, token.allSatisfy(\.isASCIIDigit) else { return nil }
-        if token.count > 1 && token.first == "0" { return nil }
+        guard !token.isEmpty, token.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        if token.utf8.count > 1 && token.utf8.first == UInt8(ascii: "0") { return nil }
         return Int(token)
     }
 }
@@ -58,11 +60,13 @@ extension Character {
 }
 
 extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var result = ""
-        for character in self {
-            if character == target { result += replacement } else { result.append(character) }
+    /// The text with every `target` scalar replaced (by scalars, so a following combining mark
+    /// does not hide one).
+    func replacingAll(_ target: Unicode.Scalar, with replacement: String) -> String {
+        var result = String.UnicodeScalarView()
+        for scalar in unicodeScalars {
+            if scalar == target { result.append(contentsOf: replacement.unicodeScalars) } else { result.append(scalar) }
         }
-        return result
+        return String(result)
     }
 }

@@ -72,7 +72,12 @@ struct PlanReader {
 
     mutating func integer(_ value: JSONValue?, at path: String, in range: ClosedRange<Int>) -> Int? {
         guard let value else { return nil }
-        guard case .integer(let number) = value else {
+        let number: Int64
+        switch value {
+        case .integer(let integer): number = integer
+        // As JSON Schema: a number with a zero fraction (1.0, 1e2) is an integer.
+        case .number(let double) where double.rounded() == double && abs(double) < 9.0e15: number = Int64(double)
+        default:
             report(path, "expected an integer, found \(value.kindName)")
             return nil
         }
@@ -128,23 +133,23 @@ struct PlanReader {
 func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 
 /// The characters and length allowed in names: step ids, capability and queue names, keys.
+/// Lengths count UTF-8 bytes; characters are judged by Unicode scalars, not grapheme clusters.
 struct NamePattern: Sendable {
     let what: String
-    let maxLength: Int
-    let allowed: @Sendable (Character) -> Bool
+    let maxBytes: Int
+    let allowed: @Sendable (Unicode.Scalar) -> Bool
     let allowedText: String
 
-    static let identifier = NamePattern(what: "id", maxLength: 64, allowed: {
-        $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0))
+    static let identifier = NamePattern(what: "id", maxBytes: 64, allowed: {
+        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0))
     }, allowedText: "letters, digits, '_', '-' and '.'")
-    static let key = NamePattern(what: "key", maxLength: 255, allowed: {
-        !($0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false)
-    }, allowedText: "no control characters")
+    static let key = NamePattern(what: "key", maxBytes: 255, allowed: { !$0.isUnprintable },
+                                 allowedText: "no control characters or bidirectional overrides")
 
     func problem(with text: String) -> String? {
         if text.isEmpty { return "must not be empty" }
-        if text.count > maxLength { return "is \(text.count) characters long, over \(maxLength)" }
-        if !text.allSatisfy(allowed) { return "\"\(text)\" may hold only \(allowedText)" }
+        if text.utf8.count > maxBytes { return "is \(text.utf8.count) bytes long (UTF-8), over \(maxBytes)" }
+        if !text.unicodeScalars.allSatisfy(allowed) { return "\(text.quoted) may hold only \(allowedText)" }
         return nil
     }
 }

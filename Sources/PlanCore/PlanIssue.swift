@@ -9,7 +9,9 @@ public struct PlanIssue: Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+    /// The issue for a terminal: control characters and bidirectional overrides copied from the
+    /// plan are escaped (`\u001b`).
+    public var description: String { (path.isEmpty ? message : "\(path): \(message)").printable }
 }
 
 /// A plan document that was rejected, with every issue found in it.

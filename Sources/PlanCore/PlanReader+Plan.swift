@@ -7,7 +7,7 @@ extension PlanReader {
         guard let members = object(json, at: "", allowed: Self.planFields) else { return nil }
         switch members["version"] {
         case nil: report("version", "required")
-        case .integer(Int64(PlanDescription.supportedVersion)): break
+        case .integer(Int64(PlanDescription.supportedVersion)), .number(Double(PlanDescription.supportedVersion)): break
         case let other?: report("version", "unsupported version \(other.canonicalText) (this planq reads version 1)")
         }
         let key = string(members["idempotency_key"], at: "idempotency_key", pattern: .key) ?? newKey()
@@ -95,8 +95,10 @@ extension PlanReader {
             if members["call"] == nil { report("\(path).call", "required") }
             let scope = TemplateScope(earlier: Set(allIDs[..<index].compactMap { $0 }), all: allIDs, current: index, itemAllowed: false)
             let each = members["each"].map { readTemplate($0, at: "\(path).each", scope: scope) }
-            if let each, case .literal(let value) = each, value.arrayValue == nil {
-                report("\(path).each", "expected an array or a template, found \(value.kindName)")
+            switch (members["each"], each) {
+            case (.array?, _), (_, .ref?), (_, .input?), (nil, _): break
+            case (let value?, _):
+                report("\(path).each", "expected an array, a $ref or an $input template, found \(value.kindName)")
             }
             var inputScope = scope
             inputScope.itemAllowed = each != nil

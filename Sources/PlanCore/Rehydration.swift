@@ -13,15 +13,17 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
     public let registry: CapabilityRegistry
     public let journal: any Journal
     public let clock: C
+    public let limits: ValueLimits
     public let log: @Sendable (String, [String: String]) -> Void
 
     public init(description: PlanDescription, jobID: Int64, registry: CapabilityRegistry, journal: any Journal,
-                clock: C, log: @escaping @Sendable (String, [String: String]) -> Void = { _, _ in }) {
+                clock: C, limits: ValueLimits = .standard, log: @escaping @Sendable (String, [String: String]) -> Void = { _, _ in }) {
         self.description = description
         self.jobID = jobID
         self.registry = registry
         self.journal = journal
         self.clock = clock
+        self.limits = limits
         self.log = log
     }
 
@@ -48,6 +50,7 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
             if let output = record.output { return .pure(output) }
             return fanOut(step, over: each, earlier: earlier).flatMap { outputs in
                 let array = JSONValue.array(outputs)
+                if let error = limits.check(array, as: "output") { return .failure(annotate(error, step.id, nil)) }
                 return AsyncPlan<Void>.lift { await journal.begin(step.id, attempt: record.attempts + 1) }
                     .flatMap { _ in AsyncPlan<Void>.lift { await journal.finish(step.id, attempt: record.attempts + 1, outcome: .success(array)) } }
                     .map { _ in array }
@@ -61,6 +64,11 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
                 ?? .failure(.invalidInput("each of step \"\(step.id)\" is \(value.kindName), not an array"))
         }
         return AsyncPlan<[JSONValue]>.from(elements.mapError { annotate($0, step.id, nil) }).flatMap { items in
+            guard items.count <= limits.maxFanOut else {
+                return .failure(annotate(ErrInfo(
+                    code: "fan_out_too_large", message: "each of step \"\(step.id)\" has \(items.count) elements, over \(limits.maxFanOut)",
+                    retryable: false), step.id, nil))
+            }
             let plans = items.enumerated().map { index, item in
                 let key = "\(step.id)[\(index)]"
                 return AsyncPlan.from(step.input.resolve(outputs: earlier, input: description.input, item: item).mapError { annotate($0, key, nil) })
@@ -73,6 +81,7 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
     private func execution(_ key: String, of step: PlanStep, input: JSONValue) -> AsyncPlan<JSONValue> {
         AsyncPlan.lift { await journal.record(of: key) }.flatMap { record in
             if let output = record.output { return .pure(output) }
+            if let error = limits.check(input, as: "input") { return .failure(annotate(error, key, nil)) }
             let policy = description.retryPolicy(for: step)
             guard record.attempts < policy.maxAttempts else {
                 var error = ErrInfo(
@@ -92,6 +101,7 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
                 jobID: jobID, stepKey: key, attempt: attempt, idempotencyKey: "\(description.idempotencyKey)/\(key)",
                 timeout: limit, log: log)
             let call = AsyncPlan.lift { await capability.call(input, context) }.timeout(limit, clock: clock)
+                .bounded(by: limits)
             return AsyncPlan<Void>.lift { await journal.begin(key, attempt: attempt) }
                 .flatMap { _ in call.mapError { annotate($0, key, attempt) }.materialized() }
                 .flatMap { outcome in
@@ -106,5 +116,25 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
         error.step = key
         error.attempt = attempt
         return error
+    }
+}
+
+extension AsyncPlan where Value == JSONValue {
+    /// A capability's outcome kept within `limits` before it is recorded: an output over them
+    /// becomes its `output_too_large`/`output_too_deep` error, an error's details over them are dropped.
+    func bounded(by limits: ValueLimits) -> AsyncPlan<JSONValue> {
+        materialized().flatMap { outcome in
+            switch outcome {
+            case .success(let output):
+                if let error = limits.check(output, as: "output") { return .failure(error) }
+                return .pure(output)
+            case .failure(var error):
+                if let details = error.details, let problem = limits.check(details, as: "details") {
+                    error.details = nil
+                    error.message += " (details dropped: \(problem.message))"
+                }
+                return .failure(error)
+            }
+        }
     }
 }

@@ -42,7 +42,7 @@ private func doc(_ extra: String = "", steps: String? = nil) -> String {
          #"steps[1].input.extra: unexpected beside "$ref""#),
         (doc(steps: #"[{"id":"a","call":"echo","input":{"$refs":"x"}}]"#),
          #"steps[0].input.$refs: unknown template "$refs" (known: $ref, $input, $item; wrap literal JSON in {"$literal": ...})"#),
-        (doc(steps: #"[{"id":"a","call":"echo","each":{"n":1}}]"#), "steps[0].each: expected an array or a template, found object"),
+        (doc(steps: #"[{"id":"a","call":"echo","each":{"n":1}}]"#), "steps[0].each: expected an array, a $ref or an $input template, found object"),
         (doc(steps: #"[{"id":"a","call":"echo","concurrency":4}]"#), "steps[0].concurrency: only an each step has a concurrency"),
         (doc(steps: #"[{"id":"a","call":"echo","each":[1],"concurrency":0}]"#), "steps[0].concurrency: 0 is out of range 1...1000"),
         (doc(steps: #"[{"id":"a","call":"echo","timeout":"10 s"}]"#),
