@@ -1,3 +1,4 @@
+import Glibc
 import PlanCore
 
 /// What `cancel` did.
@@ -70,7 +71,7 @@ extension JobStore {
                 [.integer(id)])
             if let fromStep {
                 let plan = try connection.query("SELECT plan FROM jobs WHERE id = ?", [.integer(id)])[0].text(0)!
-                let steps = (JSONValue(stored: plan).objectValue?["steps"]?.arrayValue ?? []).compactMap { $0.objectValue?["id"]?.stringValue }
+                let steps = (try JSONValue(stored: plan).objectValue?["steps"]?.arrayValue ?? []).compactMap { $0.objectValue?["id"]?.stringValue }
                 guard let start = steps.firstIndex(of: fromStep) else { throw StoreError.unknownStep(fromStep) }
                 for step in steps[start...] {
                     try connection.query(
@@ -99,20 +100,40 @@ extension JobStore {
     }
 
     /// Deletes finished jobs (succeeded, failed, cancelled) that finished before `cutoff`, with
-    /// their step results and events; returns how many jobs went.
-    public func prune(finishedBefore cutoff: Timestamp) throws(StoreError) -> Int {
+    /// their step results and events; returns how many jobs went. It works in short transactions of
+    /// `batch` jobs and rests between them as long as each took (at least 10 ms), so that a worker
+    /// writing beside it waits moments, never its busy timeout.
+    public func prune(finishedBefore cutoff: Timestamp, batch: Int = 200) throws(StoreError) -> Int {
+        let clock = ContinuousClock()
         var total = 0
         while true {
+            let started = clock.now
             let deleted = try write { connection in
                 try connection.query(
                     """
                     DELETE FROM jobs WHERE id IN (
-                        SELECT id FROM jobs WHERE finished_at < ? AND state IN ('succeeded', 'failed', 'cancelled') LIMIT 1000)
-                    """, [.time(cutoff)])
+                        SELECT id FROM jobs WHERE finished_at < ? AND state IN ('succeeded', 'failed', 'cancelled') LIMIT ?)
+                    """, [.time(cutoff), .integer(Int64(batch))])
                 return connection.changes
             }
             total += deleted
-            if deleted < 1000 { return total }
+            if deleted < batch { return total }
+            let took = clock.now - started
+            usleep(UInt32(clamping: PlanDuration(max(took, .milliseconds(10))).milliseconds * 1000))
+        }
+    }
+
+    /// What `prune` would delete: the finished jobs before `cutoff`, their step results and events.
+    public func pruneCandidates(finishedBefore cutoff: Timestamp) throws(StoreError) -> (jobs: Int, stepResults: Int, events: Int) {
+        try read { connection in
+            let row = try connection.query(
+                """
+                WITH doomed AS (SELECT id FROM jobs WHERE finished_at < ? AND state IN ('succeeded', 'failed', 'cancelled'))
+                SELECT (SELECT count(*) FROM doomed),
+                    (SELECT count(*) FROM step_results WHERE job_id IN doomed),
+                    (SELECT count(*) FROM job_events WHERE job_id IN doomed)
+                """, [.time(cutoff)])[0]
+            return (Int(row.int(0)!), Int(row.int(1)!), Int(row.int(2)!))
         }
     }
 

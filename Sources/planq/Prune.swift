@@ -5,10 +5,12 @@ import PlanStore
 /// Deletes old finished jobs.
 struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Delete finished jobs (succeeded, failed, cancelled) older than a duration, with their step results and events.")
+        abstract: "Delete finished jobs (succeeded, failed, cancelled) older than a duration, with their step results and events, in short transactions.")
 
     @Option(help: "Delete jobs that finished longer ago than this, e.g. 30d.")
     var olderThan: String
+    @Flag(help: "Only count what would be deleted; delete nothing.")
+    var dryRun = false
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
 
@@ -20,6 +22,15 @@ struct Prune: ParsableCommand {
         let store = try database.open(create: false)
         let now = Timestamp.now()
         let cutoff = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - PlanDuration(olderThan)!.milliseconds)
+        if dryRun {
+            let (jobs, steps, events) = try Console.run { try store.pruneCandidates(finishedBefore: cutoff) }
+            if output.json {
+                Console.printJSON(["would_delete": .integer(Int64(jobs)), "step_results": .integer(Int64(steps)), "events": .integer(Int64(events))])
+            } else {
+                print("would delete \(jobs) jobs, \(steps) step results and \(events) events (dry run: nothing deleted)")
+            }
+            return
+        }
         let count = try Console.run { try store.prune(finishedBefore: cutoff) }
         if output.json { Console.printJSON(["deleted": .integer(Int64(count))]) } else { print("deleted \(count) jobs") }
     }

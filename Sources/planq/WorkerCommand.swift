@@ -34,19 +34,45 @@ struct WorkerCommand: AsyncParsableCommand {
     var drain = false
     @Option(name: .customLong("allow-exec"), help: ArgumentHelp("Programs process.run may start: an absolute path or a glob; repeatable.", valueName: "path"))
     var allowExec: [String] = []
+    @Option(name: .customLong("allow-env"), help: ArgumentHelp(
+        "Names of a plan's env that process.run may pass to a program: a name or a glob; repeatable. Names that load code (LD_*, BASH_FUNC_*, BASH_ENV, ...) are never passed.",
+        valueName: "name"))
+    var allowEnv: [String] = []
+    @Option(help: ArgumentHelp(
+        "The most a step's resolved input, output or error details may hold, as JSON; a step over it fails (output_too_large, not retryable).",
+        valueName: "size"))
+    var maxValueSize = "16MiB"
     @Flag(help: "Log debug lines too.")
     var verbose = false
 
     @OptionGroup var database: DatabaseOption
 
     func validate() throws {
-        guard concurrency > 0 else { throw ValidationError("--concurrency must be above 0") }
+        guard WorkerConfiguration.concurrencyRange.contains(concurrency) else {
+            throw ValidationError("--concurrency \(concurrency) is out of range \(WorkerConfiguration.concurrencyRange.lowerBound)...\(WorkerConfiguration.concurrencyRange.upperBound)")
+        }
         for text in [lease, grace] where PlanDuration(text) == nil { throw ValidationError("\"\(text)\" is not a duration such as 30s") }
         guard PlanDuration(lease)!.milliseconds >= 300 else { throw ValidationError("--lease must be at least 300ms") }
         _ = try parsedLimits()
-        for pattern in allowExec where !pattern.hasPrefix("/") {
-            throw ValidationError("--allow-exec \"\(pattern)\" must be an absolute path or glob, such as /usr/local/bin/*")
+        guard let bytes = Self.byteCount(maxValueSize), bytes >= 1024 else {
+            throw ValidationError("--max-value-size \(maxValueSize.quoted) is not a size of at least 1KiB, such as 512KiB or 16MiB")
         }
+        for pattern in allowExec {
+            if let problem = Builtins.execPatternProblem(pattern) {
+                throw ValidationError("--allow-exec \(pattern.quoted) \(problem), such as /usr/local/bin/*")
+            }
+        }
+        for pattern in allowEnv where pattern.isEmpty || pattern.utf8.contains(UInt8(ascii: "=")) {
+            throw ValidationError("--allow-env \(pattern.quoted) is not a variable name or glob, such as APP_*")
+        }
+    }
+
+    /// `16MiB`, `512KiB`, `1GiB` or a number of bytes.
+    static func byteCount(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
+        let (digits, unit) = units.first(where: { text.hasSuffix($0.0) }).map { (text.dropLast($0.0.count), $0.1) } ?? (text[...], 1)
+        guard let count = Int(digits), count >= 0, count <= (1 << 40) / unit else { return nil }
+        return count * unit
     }
 
     func parsedLimits() throws -> [String: Int] {
@@ -74,9 +100,9 @@ struct WorkerCommand: AsyncParsableCommand {
             ?? (limits.isEmpty ? nil : Array(limits.keys))
         let configuration = WorkerConfiguration(
             concurrency: concurrency, queueLimits: limits, queues: named, lease: PlanDuration(lease)!.duration,
-            grace: PlanDuration(grace)!.duration, drain: drain)
+            grace: PlanDuration(grace)!.duration, drain: drain, valueLimits: ValueLimits(maxBytes: Self.byteCount(maxValueSize)!))
         let worker = Worker(
-            store: store, registry: Builtins.registry(allowExec: allowExec), configuration: configuration, logger: logger,
+            store: store, registry: Builtins.registry(allowExec: allowExec, allowEnv: allowEnv, environment: ProcessInfo.processInfo.environment), configuration: configuration, logger: logger,
             notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment))
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],

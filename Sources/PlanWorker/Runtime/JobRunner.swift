@@ -9,6 +9,9 @@ struct JobRunner: Sendable {
     let registry: CapabilityRegistry
     let logger: Logger
     let random: UnitRandom
+    var limits = ValueLimits.standard
+    /// How long a claim holds a job unrenewed: the longest the run's last write is tried again.
+    var lease = Duration.seconds(30)
 
     /// `planEnded` is called once the plan is done and only its record is left to write: the slot
     /// is free then, and a claim for it can share the record's transaction.
@@ -19,21 +22,41 @@ struct JobRunner: Sendable {
         let journal = StoreJournal(store: store, job: job, logger: logger)
         let stepLogger = logger
         let plan = Rehydrator(
-            description: job.plan, jobID: job.id, registry: registry, journal: journal, clock: ContinuousClock(),
+            description: job.plan, jobID: job.id, registry: registry, journal: journal, clock: ContinuousClock(), limits: limits,
             log: { message, metadata in stepLogger.info("\(message)", metadata: metadata.mapValues { .string($0) }) }
         ).plan()
         let outcome = await Self.perform(plan, until: stop)
         // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
         let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil)
         planEnded()
-        do {
-            // A run handed back leaves an execution it never began to the release, which sets it aside.
-            let endError: ErrInfo? = if case .failure(let error) = outcome, reason != .shutdown { error } else { nil }
-            try await record(outcome, of: job, stop: reason, carried: journal.takeCarried(endingWith: endError), logger: logger)
-        } catch {
-            logger.warning("job outcome not recorded", metadata: ["error": "\(error)"])
+        // A run handed back leaves an execution it never began to the release, which sets it aside.
+        let endError: ErrInfo? = if case .failure(let error) = outcome, reason != .shutdown, !Self.isStoreFault(error) { error } else { nil }
+        let carried = journal.takeCarried(endingWith: endError)
+        // The last write carries every success not yet committed: while the database is at fault
+        // (locked, full, ...) it is tried again, for as long as the lease would last unrenewed.
+        let clock = ContinuousClock()
+        let deadline = clock.now + lease
+        var pause = Duration.milliseconds(10)
+        var failures = 0
+        while true {
+            do {
+                try await record(outcome, of: job, stop: reason, carried: carried, logger: logger)
+                if failures > 0 { logger.notice("job outcome recorded after the store recovered", metadata: ["failures": "\(failures)"]) }
+                return
+            } catch where error.isFault && clock.now + pause < deadline {
+                if failures == 0 { logger.warning("job outcome not recorded yet; trying again", metadata: ["error": "\(error)"]) }
+                failures += 1
+                try? await clock.sleep(for: pause)
+                pause = min(pause * 2, .seconds(1))
+            } catch {
+                logger.warning("job outcome not recorded", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                return
+            }
         }
     }
+
+    /// Whether a run ended because the store failed under it (not because of the plan).
+    static func isStoreFault(_ error: ErrInfo) -> Bool { error.code == StoreJournal.storeError }
 
     /// The interpreter: the one place that performs a job's plan. The plan is cancelled when `stop` fires.
     static func perform(_ plan: AsyncPlan<JSONValue>, until stop: StopSignal) async -> Result<JSONValue, ErrInfo> {
@@ -68,8 +91,12 @@ struct JobRunner: Sendable {
         case (.failure, .shutdown?):
             try await store.release(jobID: job.id, token: job.token, after: carried)
             logger.info("job released")
-        case (.failure(let error), nil) where error.code == "lease_lost":
+        case (.failure(let error), nil) where error.code == StoreJournal.leaseLost:
             logger.warning("job lease lost; another worker has it")
+        case (.failure(let error), nil) where Self.isStoreFault(error):
+            // The store failed, not the plan: hand the run back with what it carried, uncounted.
+            try await store.release(jobID: job.id, token: job.token, after: carried)
+            logger.warning("job released after a store error", metadata: ["error.message": "\(error.message)"])
         case (.failure(let error), nil):
             switch job.plan.decision(after: error, jobAttempt: job.runs, random: random()) {
             case .retry(let delay):

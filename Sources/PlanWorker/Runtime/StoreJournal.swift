@@ -76,7 +76,14 @@ final class StoreJournal: Journal {
             }
         }
         state.withLock { state in
-            if case .success = result { state.records[stepKey, default: StepRecord()].attempts = attempt } else { state.inFlight -= 1 }
+            if case .success = result {
+                state.records[stepKey, default: StepRecord()].attempts = attempt
+            } else {
+                // Nothing of the failed write committed: what it carried goes with the run's next write.
+                state.inFlight -= 1
+                state.carried = carried + state.carried
+                if begunByClaim { state.begunByClaim = stepKey }
+            }
         }
         return result
     }
@@ -105,9 +112,14 @@ final class StoreJournal: Journal {
             return nil
         }
         guard let carried else { return .success(()) }
-        return await call { () async throws(StoreError) in
+        let result = await call { () async throws(StoreError) in
             try await self.store.commitRunWrites(carried + [write])
         }
+        if case .failure = result {
+            // Nothing committed: the outcome (a success above all) goes with the run's next write.
+            state.withLock { state in state.carried = carried + [write] + state.carried }
+        }
+        return result
     }
 
     /// Runs a store call; its `StoreError` as the run's `ErrInfo`.
@@ -119,11 +131,15 @@ final class StoreJournal: Journal {
         }
     }
 
-    /// A store failure as the error that ends the run: `lease_lost` when fenced out.
+    /// A store failure as the error that ends the run: `lease_lost` when fenced out, `store_error`
+    /// otherwise (the run is handed back with what it carried, not counted against the job).
     static func errInfo(_ error: StoreError) -> ErrInfo {
         if case .leaseLost = error {
-            return ErrInfo(code: "lease_lost", message: error.description, retryable: false)
+            return ErrInfo(code: leaseLost, message: error.description, retryable: false)
         }
-        return ErrInfo(code: "store_error", message: error.description, retryable: true)
+        return ErrInfo(code: storeError, message: error.description, retryable: true)
     }
+
+    static let leaseLost = "lease_lost"
+    static let storeError = "store_error"
 }

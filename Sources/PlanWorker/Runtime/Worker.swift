@@ -19,6 +19,7 @@ public final class Worker: Service {
     private let running = Mutex<[Int64: RunningJob]>([:])
     private let stopping = Atomic<Bool>(false)
     private let allocator = Mutex(SlotAllocator())
+    private let health = Mutex(StoreHealth())
 
     private struct RunningJob {
         let token: Int64
@@ -86,7 +87,20 @@ public final class Worker: Service {
             if checkCancels { lastCancelCheck = now }
             await maintainRunningJobs(now: now, checkCancels: checkCancels)
             // No free slot: no claim, and no scheduled job to wake for (a job ending rings the doorbell).
-            let batch = await claim()
+            let batch: ClaimBatch?
+            switch await claim() {
+            case .success(let claimed): batch = claimed
+            case .failure(let error):
+                let pause = health.withLock { $0.failed(error, doing: "claim", logger: logger) }
+                sendStatus()
+                let until = clock.now + pause
+                while !isStopping && clock.now < until { await doorbell.wait(upTo: until - clock.now, clock: clock) }
+                continue
+            }
+            if !health.withLock({ $0.isHealthy }) {
+                health.withLock { $0.succeeded(logger: logger) }
+                sendStatus()
+            }
             let claimed = batch?.jobs ?? []
             nextRunAt = batch?.nextRunAt
             for job in claimed { start(job, in: &group) }
@@ -120,27 +134,27 @@ public final class Worker: Service {
     }
 
     /// Claims into the free slots, shared out among the queues with due work; `nil` when no slot is free.
-    private func claim() async -> ClaimBatch? {
+    private func claim() async -> Result<ClaimBatch?, StoreError> {
         let counts = running.withLock { jobs in Dictionary(jobs.values.map { ($0.queue, 1) }, uniquingKeysWith: +) }
         let free = configuration.concurrency - counts.values.reduce(0, +)
-        guard free > 0 else { return nil }
+        guard free > 0 else { return .success(nil) }
         let configuration = configuration
         do {
-            return try await store.claim(owner: owner, lease: configuration.lease, queues: configuration.queues, beginFirstSteps: true) { due in
+            return .success(try await store.claim(owner: owner, lease: configuration.lease, queues: configuration.queues, beginFirstSteps: true) { due in
                 let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
                 let grants = self.allocator.withLock { $0.allocate(free: free, capacity: capacity, weight: configuration.limit(of:)) }
                 return grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            }
+            })
         } catch {
-            logger.error("claim failed", metadata: ["error": "\(error)"])
-            return nil
+            return .failure(error)
         }
     }
 
     private func start(_ job: ClaimedJob, in group: inout DiscardingTaskGroup) {
         let stop = StopSignal()
         running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
-        let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom)
+        let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom,
+                               limits: configuration.valueLimits, lease: configuration.lease)
         group.addTask {
             await runner.run(job, stop: stop) {
                 self.running.withLock { _ = $0.removeValue(forKey: job.id) }
@@ -184,7 +198,12 @@ public final class Worker: Service {
     }
 
     private func sendStatus() {
-        guard notifier.isActive, let counts = try? store.activityCounts() else { return }
+        guard notifier.isActive else { return }
+        if let fault = health.withLock({ $0.status }) {
+            notifier.notify("STATUS=\(fault)")
+            return
+        }
+        guard let counts = try? store.activityCounts() else { return }
         let mine = running.withLock { $0.count }
         notifier.notify("STATUS=running \(mine) here, \(counts.running) in all; \(counts.pending) pending")
     }
