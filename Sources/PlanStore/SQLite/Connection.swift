@@ -16,7 +16,7 @@ final class Connection {
     /// WAL, foreign keys, `busy_timeout`, and `synchronous` as `durability` says.
     init(path: String, create: Bool, groupWritable: Bool, durability: Durability, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
         Self.configureLibrary
-        if create { try Self.createFile(path, groupWritable: groupWritable) }
+        if create && access(path, F_OK) != 0 { try Self.createFile(path, groupWritable: groupWritable) }
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let code = sqlite3_open_v2(path, &handle, flags, nil)
