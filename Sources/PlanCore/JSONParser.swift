@@ -94,9 +94,13 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
             let keyStart = index
             let key = try parseString()
-            guard members[key] == nil else {
+            if let earlier = members.index(forKey: key) {
                 index = keyStart
-                throw error("duplicate member \"\(key)\"")
+                // Names are Swift strings, equal when canonically equivalent: say so when the bytes differ.
+                let twin = members.keys[earlier]
+                throw error(twin.unicodeScalars.elementsEqual(key.unicodeScalars)
+                    ? "duplicate member \(key.quoted)"
+                    : "member \(key.quoted) differs from the earlier \(twin.quoted) only in Unicode normalization; planq takes such names as one")
             }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }

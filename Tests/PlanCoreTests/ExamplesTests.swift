@@ -53,11 +53,29 @@ import Testing
             #"{"version":1,"steps":[{"id":"a","call":"echo","concurrency":3}]}"#,
             #"{"version":1,"priority":10,"steps":[{"id":"a","call":"echo"}]}"#,
             #"{"version":1,"steps":[{"id":"a","call":"echo"}],"delay":"1s","run_at":"2026-11-25T14:03:07Z"}"#,
+            #"{"version":1,"steps":[{"id":"x","call":"echo"},{"id":"a","call":"echo","each":{"$literal":[1]}}]}"#,
+            #"{"version":1,"steps":[{"id":"x","call":"echo"},{"id":"a","call":"echo","each":{"n":{"$ref":"x"}}}]}"#,
+            #"{"version":1,"priority":1.5,"steps":[{"id":"a","call":"echo"}]}"#,
+            #"{"version":1,"idempotency_key":"a\u202eb","steps":[{"id":"a","call":"echo"}]}"#,
+            #"{"version":1,"idempotency_key":"a\u0085b","steps":[{"id":"a","call":"echo"}]}"#,
         ] {
             #expect(throws: PlanValidationError.self) { try PlanDescription.decode(Array(text.utf8), newKey: { "k" }) }
             let file = try temporary(text)
             defer { try? FileManager.default.removeItem(at: file) }
             #expect(try Self.schemaCheck(file).0 == 1, "schema rejects \(text)")
+        }
+    }
+
+    @Test func theSchemaAcceptsWhatTheCoreAccepts() throws {
+        for text in [
+            #"{"version":1.0,"priority":2.0,"retry":{"max_attempts":3.0},"steps":[{"id":"a","call":"echo"}]}"#,
+            #"{"version":1,"steps":[{"id":"x","call":"echo"},{"id":"a","call":"echo","each":[{"$ref":"x"},2]}]}"#,
+            #"{"version":1,"steps":[{"id":"a","call":"echo","each":{"$input":"/items"}}]}"#,
+        ] {
+            _ = try PlanDescription.decode(Array(text.utf8), newKey: { "k" })
+            let file = try temporary(text)
+            defer { try? FileManager.default.removeItem(at: file) }
+            #expect(try Self.schemaCheck(file).0 == 0, "schema accepts \(text)")
         }
     }
 

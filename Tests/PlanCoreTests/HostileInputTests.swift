@@ -44,6 +44,15 @@ private func nested(_ depth: Int, around inner: String = "1") -> String {
         #expect(value[JSONPointer("/a/\u{0308}b")!] == 7)
     }
 
+    @Test func namesThatDifferOnlyInNormalizationAreRefusedSayingSo() {
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse("{\"\u{e9}\":1,\"e\u{301}\":2}") }
+        do {
+            _ = try JSONParser.parse("{\"\u{e9}\":1,\"e\u{301}\":2}")
+        } catch {
+            #expect(error.message.contains("only in Unicode normalization"))
+        }
+    }
+
     @Test func keyLengthsCountUTF8BytesNotCharacters() {
         let marks = String(repeating: "\u{0301}", count: 400_000)
         let found = issues(#"{"version":1,"idempotency_key":"e\#(marks)","steps":[{"id":"a","call":"echo"}]}"#)
