@@ -46,7 +46,9 @@ import Testing
         let workspace = Workspace()
         let side = workspace.path("side")
         let flag = workspace.path("locked")
-        let worker = try WorkerProcess(workspace, ["--allow-exec", "/bin/sh", "--concurrency", "1"])
+        let listener = NotifyListener(abstract: true, folder: workspace.folder)
+        let worker = try WorkerProcess(workspace, ["--allow-exec", "/bin/sh", "--concurrency", "1"],
+                                       environment: ["NOTIFY_SOCKET": listener.address])
         let id = try workspace.enqueue(planJSON([
             shellStep("one", "echo 1 >> \(side)"),
             // Finishes once the lock is held: its success rides with the next step's start, which meets the lock.
@@ -71,6 +73,9 @@ import Testing
         #expect(workspace.read("side") == "1\n2\n3\n", "every finished step ran once: \(worker.log)")
         let faults = worker.log.components(separatedBy: "store fault").count - 1
         #expect(faults <= 2, "logged once per change of state, not per attempt: \(worker.log)")
+        let statuses = listener.receive(until: "never", timeout: .milliseconds(500))
+        #expect(statuses.contains { $0.hasPrefix("STATUS=store fault") }, "systemd's status line shows the fault: \(statuses)")
+        #expect(statuses.last?.hasPrefix("STATUS=running") == true, "and its end: \(statuses)")
         worker.signal(SIGTERM)
         #expect(worker.waitForExit() == 0)
     }

@@ -12,6 +12,8 @@ struct JobRunner: Sendable {
     var limits = ValueLimits.standard
     /// How long a claim holds a job unrenewed: the longest the run's last write is tried again.
     var lease = Duration.seconds(30)
+    /// Told of each store fault the run's last write meets (`nil`: the write then went through).
+    var storeFault: @Sendable (StoreError?) -> Void = { _ in }
 
     /// `planEnded` is called once the plan is done and only its record is left to write: the slot
     /// is free then, and a claim for it can share the record's transaction.
@@ -41,10 +43,14 @@ struct JobRunner: Sendable {
         while true {
             do {
                 try await record(outcome, of: job, stop: reason, carried: carried, logger: logger)
-                if failures > 0 { logger.notice("job outcome recorded after the store recovered", metadata: ["failures": "\(failures)"]) }
+                if failures > 0 {
+                    logger.notice("job outcome recorded after the store recovered", metadata: ["failures": "\(failures)"])
+                    storeFault(nil)
+                }
                 return
             } catch where error.isFault && clock.now + pause < deadline {
                 if failures == 0 { logger.warning("job outcome not recorded yet; trying again", metadata: ["error": "\(error)"]) }
+                storeFault(error)
                 failures += 1
                 try? await clock.sleep(for: pause)
                 pause = min(pause * 2, .seconds(1))

@@ -91,16 +91,11 @@ public final class Worker: Service {
             switch await claim() {
             case .success(let claimed): batch = claimed
             case .failure(let error):
-                let pause = health.withLock { $0.failed(error, doing: "claim", logger: logger) }
-                sendStatus()
-                let until = clock.now + pause
+                let until = clock.now + storeFailed(error, doing: "claim")
                 while !isStopping && clock.now < until { await doorbell.wait(upTo: until - clock.now, clock: clock) }
                 continue
             }
-            if !health.withLock({ $0.isHealthy }) {
-                health.withLock { $0.succeeded(logger: logger) }
-                sendStatus()
-            }
+            storeWorked()
             let claimed = batch?.jobs ?? []
             nextRunAt = batch?.nextRunAt
             for job in claimed { start(job, in: &group) }
@@ -133,6 +128,23 @@ public final class Worker: Service {
         return max(wait, .milliseconds(1))
     }
 
+    /// Records a store fault (logged once per change, shown in `STATUS=`); the backoff before trying again.
+    private func storeFailed(_ error: StoreError, doing what: String) -> Duration {
+        let pause = health.withLock { $0.failed(error, doing: what, logger: logger) }
+        sendStatus()
+        return pause
+    }
+
+    /// Records a store write that worked: the end of a fault, if one was on.
+    private func storeWorked() {
+        let recovered = health.withLock { health in
+            guard !health.isHealthy else { return false }
+            health.succeeded(logger: logger)
+            return true
+        }
+        if recovered { sendStatus() }
+    }
+
     /// Claims into the free slots, shared out among the queues with due work; `nil` when no slot is free.
     private func claim() async -> Result<ClaimBatch?, StoreError> {
         let counts = running.withLock { jobs in Dictionary(jobs.values.map { ($0.queue, 1) }, uniquingKeysWith: +) }
@@ -154,7 +166,9 @@ public final class Worker: Service {
         let stop = StopSignal()
         running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
         let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom,
-                               limits: configuration.valueLimits, lease: configuration.lease)
+                               limits: configuration.valueLimits, lease: configuration.lease) { [self] error in
+            if let error { _ = storeFailed(error, doing: "record a run") } else { storeWorked() }
+        }
         group.addTask {
             await runner.run(job, stop: stop) {
                 self.running.withLock { _ = $0.removeValue(forKey: job.id) }
@@ -178,6 +192,9 @@ public final class Worker: Service {
                 if !beat.leaseHeld { job.stop.stop(.leaseLost) }
                 if beat.cancelRequested { job.stop.stop(.cancelRequested) }
                 running.withLock { $0[id]?.lastBeat = now }
+                storeWorked()
+            } catch where error.isFault {
+                _ = storeFailed(error, doing: "heartbeat")
             } catch {
                 logger.warning("heartbeat failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
             }
