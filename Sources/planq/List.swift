@@ -40,7 +40,8 @@ struct List: ParsableCommand {
 /// Plain text tables, columns padded to their widest cell.
 enum Table {
     static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows
+        // Cells may quote a plan (keys, errors, outputs): escaped so that none drives the terminal.
+        let all = [header] + rows.map { $0.map(\.printable) }
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in

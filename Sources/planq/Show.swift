@@ -18,12 +18,12 @@ struct Show: ParsableCommand {
             return
         }
         let summary = detail.summary
-        print("job \(summary.id)  \(summary.idempotencyKey)")
+        print("job \(summary.id)  \(summary.idempotencyKey.printable)")
         print("state \(summary.state.rawValue)  queue \(summary.queue)  priority \(summary.priority)  runs \(summary.runs)")
         print("created \(summary.createdAt)  run_at \(summary.runAt)  finished \(summary.finishedAt ?? "-")")
-        if let result = detail.result { print("result \(result.canonicalText)") }
-        if let error = detail.error { print("error \(error.canonicalText)") }
-        print("plan \(detail.plan.canonicalText)")
+        if let result = detail.result { print("result \(result.canonicalText.printable)") }
+        if let error = detail.error { print("error \(error.canonicalText.printable)") }
+        print("plan \(detail.plan.canonicalText.printable)")
         print("\nsteps")
         let steps: [[String]] = detail.steps.map { step in
             let shown: JSONValue? = step.output ?? step.error

@@ -95,4 +95,16 @@ import Testing
         let outcome = try Workspace().planq("worker", "--drain", "--allow-exec", pattern)
         #expect(outcome.status == 64)
     }
+
+    @Test func textFromAPlanNeverReachesTheTerminalRaw() throws {
+        let workspace = Workspace()
+        let id = try workspace.enqueue(planJSON([#"{"id":"a","call":"fail","input":{"message":"\u001b]0;pwned\u0007 \u202egnp.exe"}}"#]))
+        let worker = try WorkerProcess(workspace, ["--drain"])
+        #expect(worker.waitForExit() == 0)
+        let hostile: Set<Unicode.Scalar> = ["\u{1B}", "\u{07}", "\u{202E}"]
+        #expect(worker.log.contains("\\u001b]0;pwned"), "\(worker.log)")
+        for text in [worker.log, try workspace.planq("show", "\(id)").stdout, try workspace.planq("list").stdout] {
+            #expect(!text.unicodeScalars.contains(where: hostile.contains), "\(text)")
+        }
+    }
 }

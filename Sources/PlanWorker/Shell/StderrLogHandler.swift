@@ -1,8 +1,10 @@
 import Glibc
 import Logging
+import PlanCore
 
 /// One line per event on stderr: `LEVEL message key=value ...`, with a journald priority prefix
-/// (`<3>` ... `<7>`) when systemd's `JOURNAL_STREAM` says stderr goes to the journal.
+/// (`<3>` ... `<7>`) when systemd's `JOURNAL_STREAM` says stderr goes to the journal. Control
+/// characters and bidirectional overrides are escaped (`\u001b`).
 public struct StderrLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -22,7 +24,8 @@ public struct StderrLogHandler: LogHandler {
         line += "\(event.level.rawValue.uppercased()) \(event.message)"
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
-        line += "\n"
+        // Messages and metadata may quote a plan: no control character reaches the terminal or journal.
+        line = line.printable + "\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }  // one write per line
     }
