@@ -1,15 +1,6 @@
 import PlanCore
 import Testing
 
-private func issues(_ text: String) -> [String] {
-    do {
-        _ = try plan(text)
-        return []
-    } catch {
-        return error.issues.map(\.description)
-    }
-}
-
 private func nested(_ depth: Int, around inner: String = "1") -> String {
     String(repeating: "[", count: depth) + inner + String(repeating: "]", count: depth)
 }

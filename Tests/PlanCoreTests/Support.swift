@@ -67,6 +67,16 @@ func plan(_ text: String) throws(PlanValidationError) -> PlanDescription {
     try PlanDescription.decode(Array(text.utf8), newKey: { "generated-key" })
 }
 
+/// The issues validation finds in a plan document, as printed; empty when it is valid.
+func issues(_ text: String) -> [String] {
+    do {
+        _ = try plan(text)
+        return []
+    } catch {
+        return error.issues.map(\.description)
+    }
+}
+
 /// Builds an arbitrary JSON value from a seed (SplitMix64), up to `depth` levels deep.
 func arbitraryJSON(seed: UInt64, depth: Int = 3) -> JSONValue {
     var state = seed

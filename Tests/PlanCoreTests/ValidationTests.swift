@@ -1,15 +1,6 @@
 import PlanCore
 import Testing
 
-private func issues(_ text: String) -> [String] {
-    do {
-        _ = try plan(text)
-        return []
-    } catch {
-        return error.issues.map(\.description)
-    }
-}
-
 /// A valid two-step plan with `extra` spliced into the top-level object.
 private func doc(_ extra: String = "", steps: String? = nil) -> String {
     let steps = steps ?? #"[{"id":"a","call":"echo","input":{"x":1}},{"id":"b","call":"echo","input":{"$ref":"a"}}]"#
