@@ -29,14 +29,23 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
 
     /// The whole job as one plan, under the job's time limit if it has one.
     public func plan() -> AsyncPlan<JSONValue> {
-        var outputs: AsyncPlan<[String: JSONValue]> = .pure([:])
+        // The outputs so far, and the bytes they hold: a run keeps at most `limits.maxRunBytes`.
+        var outputs: AsyncPlan<(values: [String: JSONValue], bytes: Int)> = .pure(([:], 0))
         for step in description.steps {
             outputs = outputs.flatMap { earlier in
-                self.stepPlan(step, earlier: earlier).map { earlier.merging([step.id: $0]) { _, new in new } }
+                self.stepPlan(step, earlier: earlier.values).flatMap { output in
+                    guard let size = limits.size(of: output), earlier.bytes + size <= limits.maxRunBytes else {
+                        return .failure(annotate(ErrInfo(
+                            code: "outputs_too_large",
+                            message: "the outputs of this run's steps hold over \(limits.maxRunBytes) bytes of JSON", retryable: false),
+                            step.id, nil))
+                    }
+                    return .pure((earlier.values.merging([step.id: output]) { _, new in new }, earlier.bytes + size))
+                }
             }
         }
         let lastID = description.steps.last?.id ?? ""
-        let whole = outputs.map { $0[lastID] ?? .null }
+        let whole = outputs.map { $0.values[lastID] ?? .null }
         guard let limit = description.timeout.job else { return whole }
         return whole.timeout(limit.duration, clock: clock)
     }

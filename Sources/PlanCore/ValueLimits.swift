@@ -9,11 +9,21 @@ public struct ValueLimits: Sendable, Hashable {
     public var maxDepth: Int
     /// The most elements an `each` step fans out over.
     public var maxFanOut: Int
+    /// The most bytes of all the step outputs one run holds at once (by default four values' worth).
+    public var maxRunBytes: Int
 
-    public init(maxBytes: Int = 16 << 20, maxDepth: Int = JSONParser.maxDepth, maxFanOut: Int = 10_000) {
+    public init(maxBytes: Int = 16 << 20, maxDepth: Int = JSONParser.maxDepth, maxFanOut: Int = 10_000, maxRunBytes: Int? = nil) {
         self.maxBytes = maxBytes
         self.maxDepth = min(maxDepth, JSONParser.maxDepth)
         self.maxFanOut = maxFanOut
+        self.maxRunBytes = maxRunBytes ?? 4 * maxBytes
+    }
+
+    /// The bytes `value` counts for (as `check` measures them), or `nil` when over `maxRunBytes`.
+    func size(of value: JSONValue) -> Int? {
+        var budget = maxRunBytes
+        guard value.fits(depth: 0, maxDepth: Int.max, budget: &budget) == .fits else { return nil }
+        return maxRunBytes - budget
     }
 
     public static let standard = ValueLimits()

@@ -39,7 +39,7 @@ struct WorkerCommand: AsyncParsableCommand {
         valueName: "name"))
     var allowEnv: [String] = []
     @Option(help: ArgumentHelp(
-        "The most a step's resolved input, output or error details may hold, as JSON; a step over it fails (output_too_large, not retryable).",
+        "The most a step's resolved input, output or error details may hold, as JSON (a run's outputs together: four times it); a step over it fails, not retryable.",
         valueName: "size"))
     var maxValueSize = "16MiB"
     @Flag(help: "Log debug lines too.")

@@ -143,6 +143,16 @@ import Testing
         #expect(try workspace.sqlite3("SELECT last_error ->> '$.code', last_error ->> '$.step' FROM jobs WHERE id = \(id)") == "input_too_large|s11\n")
     }
 
+    @Test func aRunHoldsAtMostFourValuesWorthOfOutputs() throws {
+        let workspace = Workspace()
+        let steps = (0..<6).map { #"{"id":"s\#($0)","call":"echo","input":{"$input":""}}"# }
+        let id = try workspace.enqueue(planJSON(steps, #","input":"\#(String(repeating: "x", count: 900_000))""#))
+        let worker = try WorkerProcess(workspace, ["--drain", "--max-value-size", "1MiB"])
+        #expect(worker.waitForExit() == 0)
+        #expect(try workspace.state(id) == "failed")
+        #expect(try workspace.sqlite3("SELECT last_error ->> '$.code', last_error ->> '$.step' FROM jobs WHERE id = \(id)") == "outputs_too_large|s4\n")
+    }
+
     @Test func aWorkerStoppedPastItsLeaseIsFencedOutAndNoFinishedStepRunsAgain() throws {
         let workspace = Workspace()
         let side = workspace.path("side")
