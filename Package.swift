@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(
             name: "PlanCoreTests",
             dependencies: [
-                "PlanCore",
+                "PlanCore", "PlanStore",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],

@@ -1,6 +1,6 @@
 import PlanCore
-import Synchronization
 import Testing
+import PlanStore
 
 @Suite struct Gather {
     @Test func keepsInputOrder() async {
@@ -27,7 +27,7 @@ import Testing
 
     @Test func firstErrorWinsAndCancelsTheRest() async {
         let counter = CallCounter()
-        let cancelled = Mutex(0)
+        let cancelled = Locked(0)
         let slow = AsyncPlan<Int>.lift {
             counter.enter()
             defer { counter.leave() }

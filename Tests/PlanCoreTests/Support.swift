@@ -1,10 +1,10 @@
 import Clocks
 import PlanCore
-import Synchronization
+import PlanStore
 
 /// Counts calls and tracks how many are in flight at once.
 final class CallCounter: Sendable {
-    private let state = Mutex((calls: 0, inFlight: 0, maxInFlight: 0, inputs: [JSONValue]()))
+    private let state = Locked((calls: 0, inFlight: 0, maxInFlight: 0, inputs: [JSONValue]()))
 
     var calls: Int { state.withLock { $0.calls } }
     var maxInFlight: Int { state.withLock { $0.maxInFlight } }

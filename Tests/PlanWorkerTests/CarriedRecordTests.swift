@@ -3,7 +3,6 @@ import Logging
 import PlanCore
 import PlanStore
 import PlanWorker
-import Synchronization
 import Testing
 
 /// A step's success rides with the run's next write: it is committed before anything acts on it.
@@ -20,7 +19,7 @@ import Testing
         let path = folder.appendingPathComponent("q.db").path
         let store = try JobStore(StoreOptions(path: path, create: true, groupCommit: true))
         let reader = try JobStore(StoreOptions(path: path, create: false))
-        let seen = Mutex<[String: StepRecord]>([:])
+        let seen = Locked<[String: StepRecord]>([:])
         var registry = Builtins.registry(allowExec: [])
         registry.register(Capability("probe") { input, context in
             let earlier = input.stringValue ?? ""

@@ -3,7 +3,6 @@ import Logging
 import PlanCore
 import PlanStore
 import PlanWorker
-import Synchronization
 import Testing
 
 /// The README's library example: a capability of one's own, run by the stock worker in-process.
@@ -12,7 +11,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-lib-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let sent = Mutex<[String]>([])
+        let sent = Locked<[String]>([])
 
         // --- as in the README ---
         let store = try JobStore(StoreOptions(path: folder.appendingPathComponent("app.db").path, create: true))

@@ -6,25 +6,12 @@ import Testing
 /// a large history, a stopped worker — and hostile plans: nothing acknowledged is lost and no
 /// recorded step runs twice.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct Faults {
-    /// Runs `program arguments...` and returns its stdout once it exits.
-    static func output(_ program: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [program] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
     @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
-    func aFullDiskMakesTheWorkerBackOffAndRecoverWithNothingLost() throws {
+    func aFullDiskMakesTheWorkerBackOffAndRecoverWithNothingLost() async throws {
         let workspace = Workspace()
         let script = Planq.repository.appendingPathComponent("Tests/planqTests/Fixtures/full-disk.sh").path
-        let text = try Self.output("unshare", ["--mount", "--propagation", "private", "bash", script, Planq.binary.path, workspace.folder.path])
+        let text = try await Planq.run(["unshare", "--mount", "--propagation", "private", "bash", script, Planq.binary.path, workspace.folder.path],
+                                       program: URL(fileURLWithPath: "/usr/bin/env")).stdout
         var figures: [String: Int] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1)
@@ -42,7 +29,7 @@ import Testing
         #expect(figures["read_only_message"] == 1, "\(text)")
     }
 
-    @Test func aLockHeldPastTheBusyTimeoutNeverRunsAFinishedStepAgain() throws {
+    @Test func aLockHeldPastTheBusyTimeoutNeverRunsAFinishedStepAgain() async throws {
         let workspace = Workspace()
         let side = workspace.path("side")
         let flag = workspace.path("locked")
@@ -55,7 +42,7 @@ import Testing
             shellStep("two", "while [ ! -f \(flag) ]; do sleep 0.02; done; echo 2 >> \(side)"),
             shellStep("three", "echo 3 >> \(side)"),
         ]))
-        #expect(eventually { workspace.read("side") == "1\n" })
+        #expect(await eventually { workspace.read("side") == "1\n" })
         let locker = Process()
         locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         locker.arguments = ["python3", "-c", """
@@ -67,9 +54,9 @@ import Testing
             connection.execute("COMMIT")
             """, workspace.db, flag]
         try locker.run()
-        locker.waitUntilExit()
+        while locker.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         #expect(locker.terminationStatus == 0)
-        #expect(try eventually(timeout: .seconds(60)) { try workspace.state(id) == "succeeded" }, "\(worker.log)")
+        #expect(try await eventually(timeout: .seconds(60)) { try workspace.state(id) == "succeeded" }, "\(worker.log)")
         #expect(workspace.read("side") == "1\n2\n3\n", "every finished step ran once: \(worker.log)")
         let faults = worker.log.components(separatedBy: "store fault").count - 1
         #expect(faults <= 2, "logged once per change of state, not per attempt: \(worker.log)")
@@ -77,12 +64,12 @@ import Testing
         #expect(statuses.contains { $0.hasPrefix("STATUS=store fault") }, "systemd's status line shows the fault: \(statuses)")
         #expect(statuses.last?.hasPrefix("STATUS=running") == true, "and its end: \(statuses)")
         worker.signal(SIGTERM)
-        #expect(worker.waitForExit() == 0)
+        #expect(await worker.waitForExit() == 0)
     }
 
-    @Test func aPruneOfALargeHistoryBesideABusyWorkerCostsItNothing() throws {
+    @Test func aPruneOfALargeHistoryBesideABusyWorkerCostsItNothing() async throws {
         let workspace = Workspace()
-        _ = try workspace.planq("migrate")
+        _ = try await workspace.planq("migrate")
         let old = "2020-01-01T00:00:00.000Z"
         _ = try workspace.sqlite3("""
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
@@ -94,16 +81,16 @@ import Testing
             INSERT INTO job_events (job_id, at, kind) SELECT jobs.id, '\(old)', k.value FROM jobs, json_each('["enqueued","claimed","succeeded"]') k;
             """)
         #expect(try workspace.sqlite3("SELECT count(*) FROM step_results").hasPrefix("200000"))
-        let dryRun = try workspace.planq("prune", "--older-than", "1d", "--dry-run", "--json")
+        let dryRun = try await workspace.planq("prune", "--older-than", "1d", "--dry-run", "--json")
         #expect(dryRun.stdout == #"{"events":300000,"step_results":200000,"would_delete":100000}"# + "\n")
         let worker = try WorkerProcess(workspace, ["--lease", "1s", "--concurrency", "4"])
         let lines = (0..<400).map { #"{"version":1,"idempotency_key":"new-\#($0)","steps":[{"id":"a","call":"echo"},{"id":"b","call":"sleep","input":{"for":"20ms"}},{"id":"c","call":"echo"}]}"# }
-        #expect(try workspace.planq("enqueue", "--lines", "-", input: lines.joined(separator: "\n")).status == 0)
+        #expect(try await workspace.planq("enqueue", "--lines", "-", input: lines.joined(separator: "\n")).status == 0)
         let started = ContinuousClock.now
-        let prune = try workspace.planq("prune", "--older-than", "1d", "--json")
+        let prune = try await workspace.planq("prune", "--older-than", "1d", "--json")
         let took = ContinuousClock.now - started
         #expect(prune.stdout == #"{"deleted":100000}"# + "\n", "\(prune.stderr)")
-        #expect(try eventually(timeout: .seconds(120)) {
+        #expect(try await eventually(timeout: .seconds(120)) {
             try workspace.sqlite3("SELECT count(*) FROM jobs WHERE state = 'succeeded'").hasPrefix("400\n")
         })
         #expect(try workspace.sqlite3("SELECT count(*) FROM step_results WHERE attempt > 1 OR superseded = 1") == "0\n", "no step ran twice")
@@ -112,10 +99,10 @@ import Testing
             #expect(!worker.log.contains(trouble), "\(trouble) while pruning for \(took): \(worker.log)")
         }
         worker.signal(SIGTERM)
-        #expect(worker.waitForExit() == 0)
+        #expect(await worker.waitForExit() == 0)
     }
 
-    @Test func aValueDeeperThanTheStoreReadsBackFailsTheStepInsteadOfTurningIntoAString() throws {
+    @Test func aValueDeeperThanTheStoreReadsBackFailsTheStepInsteadOfTurningIntoAString() async throws {
         let workspace = Workspace()
         let deep = String(repeating: #"{"w":"#, count: 60) + "1" + String(repeating: "}", count: 60)
         let wrap = String(repeating: #"{"w":"#, count: 5) + #"{"$ref":"a"}"# + String(repeating: "}", count: 5)
@@ -124,36 +111,36 @@ import Testing
             #"{"id":"c","call":"echo","input":{"$ref":"b"}}"#,
         ], #","input":\#(deep)"#))
         let worker = try WorkerProcess(workspace, ["--drain"])
-        #expect(worker.waitForExit() == 0)
+        #expect(await worker.waitForExit() == 0)
         #expect(try workspace.state(id) == "failed")
         #expect(try workspace.sqlite3("SELECT last_error ->> '$.code' FROM jobs WHERE id = \(id)") == "input_too_deep\n")
-        let shown = try workspace.planq("show", "\(id)", "--json")
+        let shown = try await workspace.planq("show", "\(id)", "--json")
         #expect(shown.status == 0)
         #expect(shown.stdout.contains(#""output":{"w":{"w""#), "step a's output reads back as an object")
     }
 
-    @Test func aChainThatDoublesItsOutputStopsAtTheSizeCap() throws {
+    @Test func aChainThatDoublesItsOutputStopsAtTheSizeCap() async throws {
         let workspace = Workspace()
         var steps = [#"{"id":"s0","call":"echo","input":"\#(String(repeating: "x", count: 1000))"}"#]
         for index in 1..<40 { steps.append(#"{"id":"s\#(index)","call":"echo","input":[{"$ref":"s\#(index - 1)"},{"$ref":"s\#(index - 1)"}]}"#) }
         let id = try workspace.enqueue(planJSON(steps))
         let worker = try WorkerProcess(workspace, ["--drain", "--max-value-size", "1MiB"])
-        #expect(worker.waitForExit() == 0)
+        #expect(await worker.waitForExit() == 0)
         #expect(try workspace.state(id) == "failed")
         #expect(try workspace.sqlite3("SELECT last_error ->> '$.code', last_error ->> '$.step' FROM jobs WHERE id = \(id)") == "input_too_large|s11\n")
     }
 
-    @Test func aRunHoldsAtMostFourValuesWorthOfOutputs() throws {
+    @Test func aRunHoldsAtMostFourValuesWorthOfOutputs() async throws {
         let workspace = Workspace()
         let steps = (0..<6).map { #"{"id":"s\#($0)","call":"echo","input":{"$input":""}}"# }
         let id = try workspace.enqueue(planJSON(steps, #","input":"\#(String(repeating: "x", count: 900_000))""#))
         let worker = try WorkerProcess(workspace, ["--drain", "--max-value-size", "1MiB"])
-        #expect(worker.waitForExit() == 0)
+        #expect(await worker.waitForExit() == 0)
         #expect(try workspace.state(id) == "failed")
         #expect(try workspace.sqlite3("SELECT last_error ->> '$.code', last_error ->> '$.step' FROM jobs WHERE id = \(id)") == "outputs_too_large|s4\n")
     }
 
-    @Test func aWorkerStoppedPastItsLeaseIsFencedOutAndNoFinishedStepRunsAgain() throws {
+    @Test func aWorkerStoppedPastItsLeaseIsFencedOutAndNoFinishedStepRunsAgain() async throws {
         let workspace = Workspace()
         let side = workspace.path("side")
         let first = try WorkerProcess(workspace, ["--allow-exec", "/bin/sh", "--lease", "1s"])
@@ -162,12 +149,12 @@ import Testing
             shellStep("two", "echo 2 >> \(side); sleep 1"),
             shellStep("three", "echo 3 >> \(side)"),
         ]))
-        #expect(eventually { workspace.read("side") == "1\n2\n" })
+        #expect(await eventually { workspace.read("side") == "1\n2\n" })
         first.signal(SIGSTOP)
         let second = try WorkerProcess(workspace, ["--allow-exec", "/bin/sh", "--lease", "1s"])
-        #expect(try eventually(timeout: .seconds(30)) { try workspace.state(id) == "succeeded" }, "\(second.log)")
+        #expect(try await eventually(timeout: .seconds(30)) { try workspace.state(id) == "succeeded" }, "\(second.log)")
         first.signal(SIGCONT)
-        usleep(1_500_000)
+        try await Task.sleep(for: .milliseconds(1500))
         #expect(try workspace.state(id) == "succeeded", "the stopped worker's late writes are refused")
         // Step two was in flight when its worker stopped: it may run again (at least once); one never does.
         let lines = workspace.read("side").split(separator: "\n")
@@ -176,7 +163,7 @@ import Testing
         #expect(try workspace.sqlite3("SELECT count(*) FROM job_events WHERE job_id = \(id) AND kind = 'lease_expired'") == "1\n")
         for worker in [first, second] {
             worker.signal(SIGTERM)
-            #expect(worker.waitForExit() == 0)
+            #expect(await worker.waitForExit() == 0)
         }
     }
 }

@@ -16,8 +16,8 @@ import Testing
 
     @Test func theReadmeQueriesWork() async throws {
         let workspace = Workspace()
-        #expect(try workspace.planq("enqueue", "Examples/welcome.json").status == 0)
-        #expect(try workspace.planq("enqueue", "Examples/flaky.json").status == 0)
+        #expect(try await workspace.planq("enqueue", "Examples/welcome.json").status == 0)
+        #expect(try await workspace.planq("enqueue", "Examples/flaky.json").status == 0)
         let store = try JobStore(StoreOptions(path: workspace.db, create: false))
         let job = try await store.claim([("default", 1)], owner: .current(), lease: .seconds(30))[0]
         let error = ErrInfo(code: "unavailable", message: "upstream answered 503", retryable: false)

@@ -77,7 +77,7 @@ private let hello = #"{"version":1,"idempotency_key":"hello","steps":[{"id":"a",
 
     @Test func twoProcessesRacingOneKeyMakeOneJob() async throws {
         let workspace = Workspace()
-        #expect(try workspace.planq("migrate").status == 0)
+        #expect(try await workspace.planq("migrate").status == 0)
         let outcomes = try await withThrowingTaskGroup(of: Planq.Outcome.self) { group in
             for _ in 0..<6 { group.addTask { try workspace.planq("enqueue", "-", "--json", input: hello) } }
             return try await group.reduce(into: []) { $0.append($1) }

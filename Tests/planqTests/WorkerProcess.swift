@@ -85,3 +85,60 @@ func shellStep(_ id: String, _ script: String, extra: String = "") -> String {
 func planJSON(_ steps: [String], _ extra: String = "") -> String {
     #"{"version":1,"steps":["# + steps.joined(separator: ",") + "]" + extra + "}"
 }
+
+// Async forms of the waits above, for long tests: they suspend between polls instead of holding one
+// of the few threads Swift concurrency shares, so tests running beside them (in-process workers
+// above all) are not starved.
+
+extension WorkerProcess {
+    /// Waits up to `timeout` for the process to exit, suspended; its status, or `nil` if it still runs.
+    func waitForExit(timeout: Duration = .seconds(60)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationStatus
+    }
+}
+
+/// Polls `condition` every 10 ms, suspended in between, until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(30), _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try condition()
+}
+
+extension Planq {
+    /// Runs a program (`planq` itself by default) to its end, suspended while it runs; its stdin
+    /// comes from `input`, its output goes through files in a temporary folder.
+    static func run(_ arguments: [String], program: URL = binary, input: String = "") async throws -> Outcome {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let paths = ["in", "out", "err"].map { folder.appendingPathComponent($0).path }
+        FileManager.default.createFile(atPath: paths[0], contents: Data(input.utf8))
+        for path in paths.dropFirst() { FileManager.default.createFile(atPath: path, contents: nil) }
+        let process = Process()
+        process.executableURL = program
+        process.arguments = arguments
+        process.currentDirectoryURL = repository
+        process.standardInput = FileHandle(forReadingAtPath: paths[0])
+        process.standardOutput = FileHandle(forWritingAtPath: paths[1])
+        process.standardError = FileHandle(forWritingAtPath: paths[2])
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        return Outcome(status: process.terminationStatus, stdout: read(paths[1]), stderr: read(paths[2]))
+    }
+}
+
+extension Workspace {
+    /// Runs `planq arguments... --db <this database>`, suspended while it runs.
+    func planq(_ arguments: String..., input: String = "") async throws -> Planq.Outcome {
+        try await Planq.run(arguments + ["--db", db], input: input)
+    }
+}

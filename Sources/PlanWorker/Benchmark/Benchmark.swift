@@ -2,7 +2,6 @@ import Glibc
 import Logging
 import PlanCore
 import PlanStore
-import Synchronization
 
 /// `planq bench`: planq's throughput, latency and memory, each next to SQLite's own limit measured
 /// in the same run with the same pragmas, on temporary databases in `folder`.
@@ -194,7 +193,7 @@ public struct Benchmark: Sendable {
     private func wakeups() async throws -> (Double, Double) {
         let store = try freshStore("wakeup.db", groupCommit: true)
         let producer = try JobStore(StoreOptions(path: path("wakeup.db"), create: false, durability: configuration.durability))
-        let arrivals = Mutex<[String: ContinuousClock.Instant]>([:])
+        let arrivals = Locked<[String: ContinuousClock.Instant]>([:])
         var registry = Builtins.registry(allowExec: [])
         registry.register(Capability("bench.mark") { _, context in
             arrivals.withLock { $0[context.idempotencyKey] = .now }

@@ -1,4 +1,5 @@
-import Synchronization
+import PlanStore
+
 
 /// Wakes the worker's claim loop: rung when the database changes, a job ends or shutdown begins.
 /// A ring while nobody waits is remembered until the next wait.
@@ -9,7 +10,7 @@ final class Doorbell: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in

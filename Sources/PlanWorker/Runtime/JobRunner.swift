@@ -12,7 +12,7 @@ struct JobRunner: Sendable {
     var limits = ValueLimits.standard
     /// How long a claim holds a job unrenewed: the longest the run's last write is tried again.
     var lease = Duration.seconds(30)
-    /// Told of each store fault the run's last write meets (`nil`: the write then went through).
+    /// Told of each store fault the run's writes meet, and (`nil`) of writes that went through.
     var storeFault: @Sendable (StoreError?) -> Void = { _ in }
 
     /// `planEnded` is called once the plan is done and only its record is left to write: the slot
@@ -21,7 +21,7 @@ struct JobRunner: Sendable {
         var logger = logger
         logger[metadataKey: "job.id"] = "\(job.id)"
         logger.info("job claimed", metadata: ["queue": "\(job.queue)", "run": "\(job.runs)", "token": "\(job.token)"])
-        let journal = StoreJournal(store: store, job: job, logger: logger)
+        let journal = StoreJournal(store: store, job: job, logger: logger, storeFault: storeFault)
         let stepLogger = logger
         let plan = Rehydrator(
             description: job.plan, jobID: job.id, registry: registry, journal: journal, clock: ContinuousClock(), limits: limits,

@@ -1,4 +1,5 @@
-import Synchronization
+import PlanStore
+
 
 /// Why a running job must stop before its plan ends.
 enum StopReason: Sendable {
@@ -17,7 +18,7 @@ final class StopSignal: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var reason: StopReason? { state.withLock { $0.reason } }
 

@@ -1,7 +1,6 @@
 import Logging
 import PlanCore
 import PlanStore
-import Synchronization
 
 /// The store as a running plan's journal: every write carries the run's fencing token. What the
 /// journal held came with the claim; the run keeps its copy up to date with its own writes (no one
@@ -29,14 +28,18 @@ final class StoreJournal: Journal {
         var begunByClaim: String?
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
-    init(store: JobStore, job: ClaimedJob, logger: Logger) {
+    /// Told of every store fault a write meets, and (`nil`) of every write that goes through.
+    let storeFault: @Sendable (StoreError?) -> Void
+
+    init(store: JobStore, job: ClaimedJob, logger: Logger, storeFault: @escaping @Sendable (StoreError?) -> Void = { _ in }) {
         self.store = store
+        self.storeFault = storeFault
         jobID = job.id
         token = job.token
         self.logger = logger
-        state = Mutex(State(records: job.records, begunByClaim: job.begunStep))
+        state = Locked(State(records: job.records, begunByClaim: job.begunStep))
     }
 
     func record(of stepKey: String) async -> Result<StepRecord, ErrInfo> {
@@ -125,8 +128,11 @@ final class StoreJournal: Journal {
     /// Runs a store call; its `StoreError` as the run's `ErrInfo`.
     private func call(_ body: () async throws(StoreError) -> Void) async -> Result<Void, ErrInfo> {
         do {
-            return .success(try await body())
+            try await body()
+            storeFault(nil)
+            return .success(())
         } catch {
+            if error.isFault { storeFault(error) }
             return .failure(Self.errInfo(error))
         }
     }

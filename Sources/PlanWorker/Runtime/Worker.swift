@@ -16,10 +16,10 @@ public final class Worker: Service {
     private let notifier: SystemdNotifier
     private let owner = LeaseOwner.current()
     private let doorbell = Doorbell()
-    private let running = Mutex<[Int64: RunningJob]>([:])
+    private let running = Locked<[Int64: RunningJob]>([:])
     private let stopping = Atomic<Bool>(false)
-    private let allocator = Mutex(SlotAllocator())
-    private let health = Mutex(StoreHealth())
+    private let allocator = Locked(SlotAllocator())
+    private let health = Locked(StoreHealth())
 
     private struct RunningJob {
         let token: Int64
@@ -167,7 +167,7 @@ public final class Worker: Service {
         running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
         let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom,
                                limits: configuration.valueLimits, lease: configuration.lease) { [self] error in
-            if let error { _ = storeFailed(error, doing: "record a run") } else { storeWorked() }
+            if let error { _ = storeFailed(error, doing: "record a step or a run") } else { storeWorked() }
         }
         group.addTask {
             await runner.run(job, stop: stop) {
