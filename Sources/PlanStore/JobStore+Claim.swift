@@ -92,11 +92,23 @@ extension JobStore {
             let records = claimedBefore.isEmpty ? [:] : try connection.stepRecords(jobIDs: .idList(claimedBefore))
             return (claimed, records, beginFirstSteps ? try connection.beginFirstSteps(of: ids, now: now) : [:], nil)
         }
+        var unreadable: [(id: Int64, token: Int64, problem: String)] = []
         let jobs = rows.compactMap { row -> ClaimedJob? in
-            guard let stored = try? JSONValue(stored: row.text(6)!), let plan = try? PlanDescription.decode(stored, newKey: { "" }) else { return nil }
-            return ClaimedJob(id: row.int(0)!, queue: row.text(1)!, priority: Int(row.int(2)!), runAt: row.text(3)!,
-                              token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records[row.int(0)!] ?? [:],
-                              begunStep: begun[row.int(0)!])
+            do {
+                let plan = try PlanDescription.decode(try JSONValue(stored: row.text(6)!), newKey: { "" })
+                return ClaimedJob(id: row.int(0)!, queue: row.text(1)!, priority: Int(row.int(2)!), runAt: row.text(3)!,
+                                  token: row.int(4)!, runs: Int(row.int(5)!), plan: plan, records: records[row.int(0)!] ?? [:],
+                                  begunStep: begun[row.int(0)!])
+            } catch {
+                unreadable.append((row.int(0)!, row.int(4)!, "\(error)"))
+                return nil
+            }
+        }
+        // A plan this planq cannot read (altered by hand, or a newer planq's) ends its job failed,
+        // instead of its lease expiring and the job being claimed again, forever.
+        for job in unreadable {
+            let error = ErrInfo(code: "plan_unreadable", message: "the stored plan cannot be read: \(job.problem)", retryable: false)
+            try await finish(jobID: job.id, token: job.token, .failed(error))
         }
         return ClaimBatch(jobs: jobs, nextRunAt: nextRunAt)
     }

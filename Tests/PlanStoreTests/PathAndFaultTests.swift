@@ -75,6 +75,16 @@ import Testing
         #expect(throws: StoreError.self) { try store.detail(.id(id)) }
     }
 
+    @Test func aJobWhosePlanCannotBeReadFailsInsteadOfBeingClaimedForever() async throws {
+        let database = TemporaryDatabase()
+        let store = try database.open()
+        let id = try store.enqueue([samplePlan(key: "k")])[0].id
+        database.execute(#"UPDATE jobs SET plan = '{"version":9,"steps":[]}' WHERE id = \#(id)"#)
+        #expect(try await store.claim([("default", 1)], owner: me, lease: .seconds(30)).isEmpty)
+        #expect(try store.state(of: .id(id)) == .failed)
+        #expect(database.scalar("SELECT last_error ->> '$.code' FROM jobs WHERE id = \(id)") == "plan_unreadable")
+    }
+
     @Test func theCascadeOfAPruneIsAnIndexLookup() throws {
         let database = TemporaryDatabase()
         _ = try database.open()
