@@ -3,14 +3,15 @@ import PlanStore
 
 /// The worker's view of its database: healthy, or at fault (locked past the busy timeout, full,
 /// read-only, failing I/O) since some failure. A fault is logged once when it starts, again only
-/// when its error changes (with the count so far) and once when it clears; while it lasts, the
+/// when its kind changes (with the count so far) and once when it clears; while it lasts, the
 /// claim loop waits `backoff` between attempts, doubling from 10 ms to 5 s.
 struct StoreHealth {
     static let firstBackoff = Duration.milliseconds(10)
     static let longestBackoff = Duration.seconds(5)
 
-    /// The error of the current fault, or `nil` when healthy.
+    /// The error of the current fault (its latest), or `nil` when healthy.
     private(set) var fault: String?
+    private var faultKind: String?
     /// Failures since the fault began.
     private(set) var failures = 0
     /// How long to wait before the next attempt.
@@ -20,16 +21,24 @@ struct StoreHealth {
 
     /// Records a failed store call; returns how long to wait before trying again.
     mutating func failed(_ error: StoreError, doing what: String, logger: Logger) -> Duration {
-        let text = error.description
         failures += 1
         backoff = backoff == .zero ? Self.firstBackoff : min(backoff * 2, Self.longestBackoff)
-        if fault != text {
+        let kind = Self.kind(of: error)
+        if faultKind != kind {
             logger.error("store fault; backing off", metadata: [
-                "doing": "\(what)", "error": "\(text)", "failures": "\(failures)",
+                "doing": "\(what)", "error": "\(error)", "failures": "\(failures)",
             ])
-            fault = text
+            faultKind = kind
         }
+        fault = error.description
         return backoff
+    }
+
+    /// What makes one fault differ from another: SQLite's primary code (the same fault meets
+    /// different statements), or the whole error.
+    private static func kind(of error: StoreError) -> String {
+        if case .sqlite(let error) = error { return "sqlite \(error.primaryCode)" }
+        return error.description
     }
 
     /// Records a store call that worked; logs the recovery when a fault is over.
@@ -37,6 +46,7 @@ struct StoreHealth {
         guard fault != nil else { return }
         logger.notice("store recovered", metadata: ["failures": "\(failures)"])
         fault = nil
+        faultKind = nil
         failures = 0
         backoff = .zero
     }
