@@ -91,7 +91,8 @@ public final class Worker: Service {
             switch await claim() {
             case .success(let claimed): batch = claimed
             case .failure(let error):
-                let until = clock.now + storeFailed(error, doing: "claim")
+                // Never so long that running jobs miss a heartbeat.
+                let until = clock.now + min(storeFailed(error, doing: "claim"), configuration.lease / 6)
                 while !isStopping && clock.now < until { await doorbell.wait(upTo: until - clock.now, clock: clock) }
                 continue
             }
