@@ -48,6 +48,14 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     /// Names the calling thread, as `top -H`, `ps -L` and `perf` show it.
+    /// The writer thread holds the committer until it returns, so this runs after it stopped.
+    deinit {
+        pthread_cond_destroy(pending)
+        pending.deallocate()
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
     private static func nameThread(_ name: String) {
         let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return }
