@@ -20,7 +20,7 @@ struct Check: ParsableCommand {
             let bytes = try PlanFile.read(file)
             do {
                 let description = try PlanDescription.decode(bytes, newKey: { UUID().uuidString.lowercased() })
-                if !quiet { print(description.canonicalText) }
+                if !quiet { Console.printJSON(description.json) }
             } catch {
                 invalid = true
                 for issue in error.issues { Console.complain("\(file): \(issue)") }

@@ -10,9 +10,11 @@ enum Console {
         FileHandle.standardError.write(Data("planq: \(message)\n".utf8))
     }
 
-    /// Prints a JSON value on one line.
+    /// Prints a JSON value on one line. C1 controls and bidirectional overrides in its strings are
+    /// written as `\uXXXX` escapes (C0 ones always are): the same JSON, and nothing a plan wrote
+    /// can drive the terminal.
     static func printJSON(_ value: JSONValue) {
-        print(value.canonicalText)
+        print(value.canonicalText.printable)
     }
 
     /// Runs `body`; a `StoreError` is reported on stderr and becomes its documented exit status.

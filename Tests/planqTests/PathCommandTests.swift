@@ -103,7 +103,9 @@ import Testing
         #expect(worker.waitForExit() == 0)
         let hostile: Set<Unicode.Scalar> = ["\u{1B}", "\u{07}", "\u{202E}"]
         #expect(worker.log.contains("\\u001b]0;pwned"), "\(worker.log)")
-        for text in [worker.log, try workspace.planq("show", "\(id)").stdout, try workspace.planq("list").stdout] {
+        let json = try workspace.planq("show", "\(id)", "--json").stdout
+        #expect(json.contains(#"\u001b]0;pwned\u0007 \u202egnp.exe"#), "the same JSON, escaped: \(json)")
+        for text in [worker.log, try workspace.planq("show", "\(id)").stdout, try workspace.planq("list").stdout, json] {
             #expect(!text.unicodeScalars.contains(where: hostile.contains), "\(text)")
         }
     }
