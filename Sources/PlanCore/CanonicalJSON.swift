@@ -24,10 +24,10 @@ extension JSONValue {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            let names = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let names = members.keys.sorted()
             for (position, name) in names.enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(name, to: &output)
+                Self.writeString(name.text, to: &output)
                 output.append(UInt8(ascii: ":"))
                 members[name]!.write(to: &output)
             }

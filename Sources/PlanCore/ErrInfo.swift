@@ -34,7 +34,7 @@ public struct ErrInfo: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The error as a JSON object, the form kept in the store.
     public var json: JSONValue {
-        var members: [String: JSONValue] = ["code": .string(code), "message": .string(message), "retryable": .bool(retryable)]
+        var members: [JSONKey: JSONValue] = ["code": .string(code), "message": .string(message), "retryable": .bool(retryable)]
         if let details { members["details"] = details }
         if let step { members["step"] = .string(step) }
         if let attempt { members["attempt"] = .integer(Int64(attempt)) }

@@ -7,7 +7,7 @@ public struct JSONSyntaxError: Error, Hashable, CustomStringConvertible {
     public var description: String { "line \(line), column \(column): \(message)" }
 }
 
-/// A strict RFC 8259 parser: UTF-8 only, no duplicate keys, no trailing garbage, bounded nesting,
+/// A strict RFC 8259 parser: UTF-8 only, no duplicate member names (compared by scalars), no trailing garbage, bounded nesting,
 /// integers exact in 64 bits (one outside that range is refused, never rounded).
 public struct JSONParser {
     /// The deepest nesting of arrays and objects accepted.
@@ -82,7 +82,7 @@ public struct JSONParser {
     private mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
         try enter()
         index += 1
-        var members: [String: JSONValue] = [:]
+        var members: [JSONKey: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -93,14 +93,10 @@ public struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
             let keyStart = index
-            let key = try parseString()
-            if let earlier = members.index(forKey: key) {
+            let key = JSONKey(try parseString())
+            guard members[key] == nil else {
                 index = keyStart
-                // Names are Swift strings, equal when canonically equivalent: say so when the bytes differ.
-                let twin = members.keys[earlier]
-                throw error(twin.unicodeScalars.elementsEqual(key.unicodeScalars)
-                    ? "duplicate member \(key.quoted)"
-                    : "member \(key.quoted) differs from the earlier \(twin.quoted) only in Unicode normalization; planq takes such names as one")
+                throw error("duplicate member \(key.text.quoted)")
             }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }

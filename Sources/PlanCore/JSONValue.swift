@@ -8,7 +8,7 @@ public enum JSONValue: Sendable, Hashable {
     case number(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object([JSONKey: JSONValue])
 
     /// The value at an RFC 6901 pointer, or `nil` when no such value exists.
     public subscript(pointer: JSONPointer) -> JSONValue? {
@@ -16,7 +16,7 @@ public enum JSONValue: Sendable, Hashable {
         for token in pointer.tokens {
             switch current {
             case .object(let members):
-                guard let next = members[token] else { return nil }
+                guard let next = members[JSONKey(token)] else { return nil }
                 current = next
             case .array(let elements):
                 guard let index = JSONPointer.arrayIndex(token), index < elements.count else { return nil }
@@ -29,7 +29,7 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// The members of an object, or `nil` for any other kind of value.
-    public var objectValue: [String: JSONValue]? {
+    public var objectValue: [JSONKey: JSONValue]? {
         if case .object(let members) = self { return members }
         return nil
     }
@@ -70,7 +70,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(nilLiteral: ()) { self = .null }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        self = .object(Dictionary(elements.map { (JSONKey($0.0), $0.1) }, uniquingKeysWith: { _, last in last }))
     }
 }
 
@@ -90,7 +90,7 @@ extension JSONValue: Codable {
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .object(Dictionary(try container.decode([String: JSONValue].self).map { (JSONKey($0.key), $0.value) }) { _, last in last })
         }
     }
 
@@ -103,7 +103,7 @@ extension JSONValue: Codable {
         case .number(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
+        case .object(let value): try container.encode(Dictionary(value.map { ($0.key.text, $0.value) }) { _, last in last })
         }
     }
 }

@@ -5,7 +5,7 @@ extension PlanDescription {
     /// JSON syntax, unknown version or fields, bad ids, templates, pointers, durations and numbers.
     /// `newKey` makes the idempotency key of a document that names none. `overriding` replaces
     /// top-level members before validation (the command line's `--queue`, `--priority`, ...).
-    public static func decode(_ document: some Collection<UInt8>, overriding: [String: JSONValue] = [:],
+    public static func decode(_ document: some Collection<UInt8>, overriding: [JSONKey: JSONValue] = [:],
                               newKey: () -> String) throws(PlanValidationError) -> PlanDescription {
         guard document.count <= maxDocumentBytes else {
             throw PlanValidationError(issues: [PlanIssue(path: "", message: "document is \(document.count) bytes, over the limit of \(maxDocumentBytes) (1 MiB)")])
@@ -46,7 +46,7 @@ struct PlanReader {
     }
 
     /// The members of an object at `path`, reporting any name outside `allowed`.
-    mutating func object(_ value: JSONValue, at path: String, allowed: Set<String>) -> [String: JSONValue]? {
+    mutating func object(_ value: JSONValue, at path: String, allowed: Set<JSONKey>) -> [JSONKey: JSONValue]? {
         guard let members = value.objectValue else {
             report(path, "expected an object, found \(value.kindName)")
             return nil
@@ -131,6 +131,8 @@ struct PlanReader {
 }
 
 func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+func join(_ path: String, _ name: JSONKey) -> String { join(path, name.text) }
 
 /// The characters and length allowed in names: step ids, capability and queue names, keys.
 /// Lengths count UTF-8 bytes; characters are judged by Unicode scalars, not grapheme clusters.

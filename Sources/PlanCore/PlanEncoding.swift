@@ -2,7 +2,7 @@ extension PlanDescription {
     /// The description as a plan document with every default written out; decoding it gives this
     /// description back.
     public var json: JSONValue {
-        var members: [String: JSONValue] = [
+        var members: [JSONKey: JSONValue] = [
             "version": .integer(Int64(Self.supportedVersion)),
             "idempotency_key": .string(idempotencyKey),
             "queue": .string(queue),
@@ -26,7 +26,7 @@ extension PlanDescription {
 
 extension PlanStep {
     var json: JSONValue {
-        var members: [String: JSONValue] = ["id": .string(id), "call": .string(call), "input": input.json]
+        var members: [JSONKey: JSONValue] = ["id": .string(id), "call": .string(call), "input": input.json]
         if let each {
             members["each"] = each.json
             members["concurrency"] = .integer(Int64(concurrency))
@@ -53,7 +53,7 @@ extension RetryPolicy {
 
 extension PlanTimeouts {
     var json: JSONValue {
-        var members: [String: JSONValue] = ["step": .string(step.text)]
+        var members: [JSONKey: JSONValue] = ["step": .string(step.text)]
         if let job { members["job"] = .string(job.text) }
         return .object(members)
     }

@@ -1,7 +1,7 @@
 extension PlanReader {
-    static let planFields: Set = ["version", "idempotency_key", "queue", "priority", "delay", "run_at", "input", "steps", "retry", "timeout"]
-    static let stepFields: Set = ["id", "call", "input", "each", "concurrency", "retry", "timeout"]
-    static let retryFields: Set = ["max_attempts", "backoff", "initial", "max", "multiplier", "jitter", "non_retryable"]
+    static let planFields: Set<JSONKey> = ["version", "idempotency_key", "queue", "priority", "delay", "run_at", "input", "steps", "retry", "timeout"]
+    static let stepFields: Set<JSONKey> = ["id", "call", "input", "each", "concurrency", "retry", "timeout"]
+    static let retryFields: Set<JSONKey> = ["max_attempts", "backoff", "initial", "max", "multiplier", "jitter", "non_retryable"]
 
     mutating func readPlan(_ json: JSONValue, newKey: () -> String) -> PlanDescription? {
         guard let members = object(json, at: "", allowed: Self.planFields) else { return nil }

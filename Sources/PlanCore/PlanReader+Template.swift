@@ -16,10 +16,10 @@ extension PlanReader {
             let templates = elements.enumerated().map { readTemplate($1, at: "\(path)[\($0)]", scope: scope) }
             return Self.collapse(.array(templates))
         case .object(let members):
-            if let special = members.keys.first(where: { $0.hasPrefix("$") }) {
+            if let special = members.keys.first(where: { $0.text.hasPrefix("$") }) {
                 return readSpecial(special, members, at: path, scope: scope)
             }
-            var templates: [String: Template] = [:]
+            var templates: [JSONKey: Template] = [:]
             for (name, member) in members { templates[name] = readTemplate(member, at: join(path, name), scope: scope) }
             return Self.collapse(.object(templates))
         default:
@@ -27,8 +27,8 @@ extension PlanReader {
         }
     }
 
-    private mutating func readSpecial(_ special: String, _ members: [String: JSONValue], at path: String, scope: TemplateScope) -> Template {
-        let allowed: Set<String> = special == "$ref" ? ["$ref", "path"] : [special]
+    private mutating func readSpecial(_ special: JSONKey, _ members: [JSONKey: JSONValue], at path: String, scope: TemplateScope) -> Template {
+        let allowed: Set<JSONKey> = special == "$ref" ? ["$ref", "path"] : [special]
         for name in members.keys.sorted() where !allowed.contains(name) {
             report(join(path, name), "unexpected beside \"\(special)\"")
         }

@@ -10,7 +10,7 @@ public indirect enum Template: Sendable, Hashable {
     /// `{"$item": POINTER}`: the current element inside an `each` step.
     case item(JSONPointer)
     case array([Template])
-    case object([String: Template])
+    case object([JSONKey: Template])
 
     /// Fills the holes. Fails with `invalid_input` (not retryable) when a pointer finds nothing.
     public func resolve(outputs: [String: JSONValue], input: JSONValue, item: JSONValue?) -> Result<JSONValue, ErrInfo> {
@@ -35,7 +35,7 @@ public indirect enum Template: Sendable, Hashable {
             }
             return .success(.array(values))
         case .object(let members):
-            var values: [String: JSONValue] = [:]
+            var values: [JSONKey: JSONValue] = [:]
             for (name, member) in members {
                 switch member.resolve(outputs: outputs, input: input, item: item) {
                 case .success(let value): values[name] = value
@@ -63,7 +63,7 @@ public indirect enum Template: Sendable, Hashable {
 extension JSONValue {
     var containsDollarKey: Bool {
         switch self {
-        case .object(let members): members.contains { $0.key.hasPrefix("$") || $0.value.containsDollarKey }
+        case .object(let members): members.contains { $0.key.text.hasPrefix("$") || $0.value.containsDollarKey }
         case .array(let elements): elements.contains(where: \.containsDollarKey)
         default: false
         }

@@ -69,7 +69,7 @@ extension JSONValue {
             guard depth < maxDepth else { return .tooDeep }
             budget -= 2 + members.count
             for (name, member) in members where budget >= 0 {
-                budget -= name.utf8.count + 3
+                budget -= name.text.utf8.count + 3
                 let fit = member.fits(depth: depth + 1, maxDepth: maxDepth, budget: &budget)
                 if fit != .fits { return fit }
             }

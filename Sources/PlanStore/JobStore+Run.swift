@@ -62,7 +62,7 @@ extension JobStore {
         }
         let values: [SQLValue] = [.text(name), .json(output), .json(error?.json), .time(now), .integer(jobID), .text(stepKey),
                                   .integer(Int64(attempt)), .integer(token)]
-        var detail: [String: JSONValue] = ["step": .string(stepKey), "attempt": .integer(Int64(attempt))]
+        var detail: [JSONKey: JSONValue] = ["step": .string(stepKey), "attempt": .integer(Int64(attempt))]
         if let error { detail["error"] = error.json }
         let event = EventRow(jobID, name == "ok" ? "step_succeeded" : "step_failed", at: now, .object(detail))
         return RunWrite { connection in

@@ -58,8 +58,8 @@ struct Bench: AsyncParsableCommand {
             report: { line in if !output.json { FileHandle.standardError.write(Data("measured \(line)\n".utf8)) } })
         let figures = try await Console.run { () async throws -> [(key: String, value: Double)] in try await benchmark.run() }
         if output.json {
-            var members: [String: JSONValue] = ["synchronous": .string(synchronous.rawValue)]
-            for (key, value) in figures { members[key] = .number((value * 1000).rounded() / 1000) }
+            var members: [JSONKey: JSONValue] = ["synchronous": .string(synchronous.rawValue)]
+            for (key, value) in figures { members[JSONKey(key)] = .number((value * 1000).rounded() / 1000) }
             Console.printJSON(.object(members))
             return
         }

@@ -39,8 +39,8 @@ struct Enqueue: ParsableCommand {
         if delay != nil && runAt != nil { throw ValidationError("give either --delay or --run-at, not both") }
     }
 
-    var overrides: [String: JSONValue] {
-        var members: [String: JSONValue] = [:]
+    var overrides: [JSONKey: JSONValue] {
+        var members: [JSONKey: JSONValue] = [:]
         if let key { members["idempotency_key"] = .string(key) }
         if let queue { members["queue"] = .string(queue) }
         if let priority { members["priority"] = .integer(Int64(priority)) }

@@ -18,7 +18,7 @@ struct Stats: ParsableCommand {
                 "queues": .array(stats.queues.map { queue in
                     .object(["queue": .string(queue.queue), "paused": .bool(queue.paused),
                              "max_pending": queue.maxPending.map { .integer(Int64($0)) } ?? .null]
-                        .merging(JobState.allCases.map { ($0.rawValue, JSONValue.integer(Int64(queue.counts[$0] ?? 0))) }) { a, _ in a })
+                        .merging(JobState.allCases.map { (JSONKey($0.rawValue), JSONValue.integer(Int64(queue.counts[$0] ?? 0))) }) { a, _ in a })
                 }),
                 "oldest_pending_seconds": stats.oldestPendingSeconds.map(JSONValue.number) ?? .null,
                 "finished_last_minute": .integer(Int64(stats.finishedLastMinute)),

@@ -100,8 +100,8 @@ func arbitraryJSON(seed: UInt64, depth: Int = 3) -> JSONValue {
         case 4: return .string(string())
         case 5: return .array((0..<Int(next() % 4)).map { _ in value(depth - 1) })
         default:
-            var members: [String: JSONValue] = [:]
-            for _ in 0..<Int(next() % 4) { members[string()] = value(depth - 1) }
+            var members: [JSONKey: JSONValue] = [:]
+            for _ in 0..<Int(next() % 4) { members[JSONKey(string())] = value(depth - 1) }
             return .object(members)
         }
     }

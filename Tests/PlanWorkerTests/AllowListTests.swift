@@ -37,7 +37,7 @@ private let context = StepContext(jobID: 7, stepKey: "s", attempt: 2, idempotenc
     @Test(arguments: ["LD_PRELOAD", "LD_LIBRARY_PATH", "BASH_FUNC_date%%", "BASH_ENV", "ENV", "GCONV_PATH", "PLANQ_ATTEMPT",
                       "PLANQ_IDEMPOTENCY_KEY", "PYTHONSTARTUP"])
     func namesThatLoadCodeOrForgePlanqsAreRefusedEvenWhenAGlobAllowsThem(name: String) async {
-        let result = await processRun(allowEnv: ["*"]).run(["argv": ["/usr/bin/env"], "env": .object([name: "x"])], context)
+        let result = await processRun(allowEnv: ["*"]).run(["argv": ["/usr/bin/env"], "env": .object([JSONKey(name): "x"])], context)
         #expect(result.failure?.code == "env_not_allowed")
         #expect(result.failure?.retryable == false)
     }

@@ -113,7 +113,7 @@ private let hello = #"{"version":1,"idempotency_key":"hello","steps":[{"id":"a",
         #expect(shown.status == 0)
         let document = try JSONParser.parse(shown.stdout).objectValue ?? [:]
         for key in ["id", "idempotency_key", "queue", "priority", "state", "run_at", "created_at", "finished_at", "result", "error", "steps", "events"] {
-            #expect(document[key] != nil, "show --json has \(key)")
+            #expect(document[JSONKey(key)] != nil, "show --json has \(key)")
         }
         #expect(document["state"] == "pending")
         #expect(document["events"]?.arrayValue?.first?.objectValue?["kind"] == "enqueued")

@@ -62,13 +62,13 @@ struct HTTPRequest {
             guard let pairs = headers.objectValue, pairs.values.allSatisfy({ $0.stringValue != nil }) else {
                 return invalid("headers must be an object of strings")
             }
-            for (name, value) in pairs {
-                guard Self.isToken(name) else { return invalid("header name \(name.quoted) is not a token") }
+            for (key, value) in pairs {
+                guard Self.isToken(key.text) else { return invalid("header name \(key.text.quoted) is not a token") }
                 guard !value.stringValue!.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) else {
-                    return invalid("header \(name.quoted) holds a control character")
+                    return invalid("header \(key.text.quoted) holds a control character")
                 }
             }
-            for (name, value) in pairs.sorted(by: { $0.key < $1.key }) { request.headers.add(name: name, value: value.stringValue!) }
+            for (key, value) in pairs.sorted(by: { $0.key < $1.key }) { request.headers.add(name: key.text, value: value.stringValue!) }
         }
         request.headers.replaceOrAdd(name: "Idempotency-Key", value: context.idempotencyKey)
         switch members["body"] {
@@ -95,8 +95,8 @@ struct HTTPRequest {
             let text = String(buffer: buffer)
             let isJSON = response.headers.first(name: "Content-Type")?.lowercased().contains("json") ?? false
             let body: JSONValue = isJSON ? ((try? JSONParser.parse(text)) ?? .string(text)) : .string(text)
-            var headers: [String: JSONValue] = [:]
-            for (name, value) in response.headers { headers[name.lowercased()] = .string(value) }
+            var headers: [JSONKey: JSONValue] = [:]
+            for (name, value) in response.headers { headers[JSONKey(name.lowercased())] = .string(value) }
             let value: JSONValue = ["status": .integer(Int64(status)), "headers": .object(headers), "body": body]
             guard expected?.contains(status) ?? (200..<400).contains(status) else {
                 let retryable = status >= 500 || status == 408 || status == 429

@@ -63,9 +63,9 @@ struct ProcessRun {
             guard let pairs = env.objectValue, pairs.values.allSatisfy({ $0.stringValue != nil }) else {
                 return invalid("env must be an object of strings")
             }
-            for (name, value) in pairs {
-                if value.stringValue!.utf8.contains(0) { return invalid("env \(name.quoted) holds a NUL character") }
-                planEnv[name] = value.stringValue!
+            for (key, value) in pairs {
+                if value.stringValue!.utf8.contains(0) { return invalid("env \(key.text.quoted) holds a NUL character") }
+                planEnv[key.text] = value.stringValue!
             }
         }
         let planq = [
@@ -96,7 +96,7 @@ struct ProcessRun {
             }
             if Task.isCancelled { return .failure(.cancelled) }
             let (output, errors) = result.closureResult
-            var value: [String: JSONValue] = ["stdout": .string(output.text), "stderr": .string(errors.text)]
+            var value: [JSONKey: JSONValue] = ["stdout": .string(output.text), "stderr": .string(errors.text)]
             if output.truncated || errors.truncated { value["truncated"] = true }
             switch result.terminationStatus {
             case .exited(0):
