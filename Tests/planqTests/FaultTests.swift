@@ -67,6 +67,27 @@ import Testing
         #expect(await worker.waitForExit() == 0)
     }
 
+    @Test func aDamagedDatabaseIsRefusedByWritersAndAWorkerWaitsOnItWithoutSpinning() async throws {
+        let workspace = Workspace()
+        let filler = String(repeating: "y", count: 500)
+        let lines = (0..<50).map { #"{"version":1,"idempotency_key":"k\#($0)","steps":[{"id":"a","call":"echo","input":"\#(filler)"}]}"# }
+        #expect(try await workspace.planq("enqueue", "--lines", "-", input: lines.joined(separator: "\n")).status == 0)
+        _ = try workspace.sqlite3("PRAGMA wal_checkpoint(TRUNCATE)")
+        let file = try #require(FileHandle(forWritingAtPath: workspace.db))
+        try file.seek(toOffset: 3 * 4096)
+        try file.write(contentsOf: Data((0..<(4 * 4096)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }))
+        try file.close()
+        let enqueue = try await workspace.planq("enqueue", "Examples/welcome.json")
+        #expect(enqueue.status == 69)
+        #expect(enqueue.stderr.contains("malformed"), "\(enqueue.stderr)")
+        let worker = try WorkerProcess(workspace)
+        try await Task.sleep(for: .seconds(3))
+        #expect(worker.process.isRunning, "the worker waits for the operator: \(worker.log)")
+        #expect(worker.log.components(separatedBy: "\n").filter { $0.contains("malformed") }.count == 1, "\(worker.log)")
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit() == 0)
+    }
+
     @Test func aPruneOfALargeHistoryBesideABusyWorkerCostsItNothing() async throws {
         let workspace = Workspace()
         _ = try await workspace.planq("migrate")

@@ -210,6 +210,8 @@ public final class Worker: Service {
             for id in try store.expireLeases() {
                 logger.warning("expired lease recovered", metadata: ["job.id": "\(id)"])
             }
+        } catch where error.isFault {
+            _ = storeFailed(error, doing: "lease recovery")
         } catch {
             logger.error("lease recovery failed", metadata: ["error": "\(error)"])
         }
