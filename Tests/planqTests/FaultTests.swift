@@ -140,25 +140,25 @@ import Testing
         #expect(shown.stdout.contains(#""output":{"w":{"w""#), "step a's output reads back as an object")
     }
 
-    @Test func aChainThatDoublesItsOutputStopsAtTheSizeCap() async throws {
+    /// Runs `plan` with a draining worker; the job's state, error code and failing step (`failed|code|step`).
+    private func runToTheEnd(_ plan: String, worker arguments: [String]) async throws -> String {
         let workspace = Workspace()
+        let id = try workspace.enqueue(plan)
+        let worker = try WorkerProcess(workspace, ["--drain"] + arguments)
+        #expect(await worker.waitForExit() == 0)
+        return try workspace.sqlite3("SELECT state, last_error ->> '$.code', last_error ->> '$.step' FROM jobs WHERE id = \(id)")
+    }
+
+    @Test func aChainThatDoublesItsOutputStopsAtTheSizeCap() async throws {
         var steps = [#"{"id":"s0","call":"echo","input":"\#(String(repeating: "x", count: 1000))"}"#]
         for index in 1..<40 { steps.append(#"{"id":"s\#(index)","call":"echo","input":[{"$ref":"s\#(index - 1)"},{"$ref":"s\#(index - 1)"}]}"#) }
-        let id = try workspace.enqueue(planJSON(steps))
-        let worker = try WorkerProcess(workspace, ["--drain", "--max-value-size", "1MiB"])
-        #expect(await worker.waitForExit() == 0)
-        #expect(try workspace.state(id) == "failed")
-        #expect(try workspace.sqlite3("SELECT last_error ->> '$.code', last_error ->> '$.step' FROM jobs WHERE id = \(id)") == "input_too_large|s11\n")
+        #expect(try await runToTheEnd(planJSON(steps), worker: ["--max-value-size", "1MiB"]) == "failed|input_too_large|s11\n")
     }
 
     @Test func aRunHoldsAtMostFourValuesWorthOfOutputs() async throws {
-        let workspace = Workspace()
         let steps = (0..<6).map { #"{"id":"s\#($0)","call":"echo","input":{"$input":""}}"# }
-        let id = try workspace.enqueue(planJSON(steps, #","input":"\#(String(repeating: "x", count: 900_000))""#))
-        let worker = try WorkerProcess(workspace, ["--drain", "--max-value-size", "1MiB"])
-        #expect(await worker.waitForExit() == 0)
-        #expect(try workspace.state(id) == "failed")
-        #expect(try workspace.sqlite3("SELECT last_error ->> '$.code', last_error ->> '$.step' FROM jobs WHERE id = \(id)") == "outputs_too_large|s4\n")
+        let plan = planJSON(steps, #","input":"\#(String(repeating: "x", count: 900_000))""#)
+        #expect(try await runToTheEnd(plan, worker: ["--max-value-size", "1MiB"]) == "failed|outputs_too_large|s4\n")
     }
 
     @Test func aWorkerStoppedPastItsLeaseIsFencedOutAndNoFinishedStepRunsAgain() async throws {
