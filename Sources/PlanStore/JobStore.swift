@@ -8,6 +8,9 @@ public struct StoreOptions: Sendable {
     public var path: String
     /// Create the file when it is missing, and apply pending migrations.
     public var create: Bool
+    /// Apply pending migrations (and so finish a database whose creation was cut short); `create`
+    /// implies it. Without it, a file without planq's tables is refused (`notInitialized`).
+    public var migrate: Bool
     /// A new database is readable and writable by its group too (0660 instead of 0600).
     public var groupWritable: Bool
     public var durability: Durability
@@ -17,10 +20,11 @@ public struct StoreOptions: Sendable {
     /// each still commits before its call returns, but one fsync serves many.
     public var groupCommit: Bool
 
-    public init(path: String, create: Bool, groupWritable: Bool = false, durability: Durability = .full,
+    public init(path: String, create: Bool, migrate: Bool = false, groupWritable: Bool = false, durability: Durability = .full,
                 busyTimeout: Duration = .seconds(5), groupCommit: Bool = false) {
         self.path = path
         self.create = create
+        self.migrate = create || migrate
         self.groupWritable = groupWritable
         self.durability = durability
         self.busyTimeout = busyTimeout
@@ -52,7 +56,7 @@ public final class JobStore: Sendable {
             let connection = try Connection(
                 path: options.path, create: options.create, groupWritable: options.groupWritable,
                 durability: options.durability, busyTimeoutMilliseconds: milliseconds)
-            if options.create {
+            if options.migrate {
                 try Migrator(connection: connection, files: Migrations.files).migrate(now: now)
             } else if try connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").isEmpty {
                 throw StoreError.notInitialized(path: options.path)

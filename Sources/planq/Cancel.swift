@@ -13,7 +13,7 @@ struct Cancel: ParsableCommand {
     @OptionGroup var output: OutputOption
 
     func run() throws {
-        let store = try database.open(create: false)
+        let store = try database.open(create: false, write: true)
         let result = try Console.run { try store.cancel(job.reference) }
         if output.json {
             Console.printJSON(["result": .string(result.rawValue)])
@@ -45,7 +45,7 @@ struct Retry: ParsableCommand {
     @OptionGroup var output: OutputOption
 
     func run() throws {
-        let store = try database.open(create: false)
+        let store = try database.open(create: false, write: true)
         let id = try Console.run { try store.retry(job.reference, fromStep: from) }
         if output.json { Console.printJSON(["id": .integer(id), "state": "pending"]) } else { print("job \(id) is pending") }
     }

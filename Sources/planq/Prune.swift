@@ -19,7 +19,7 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
-        let store = try database.open(create: false)
+        let store = try database.open(create: false, write: !dryRun)
         let now = Timestamp.now()
         let cutoff = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - PlanDuration(olderThan)!.milliseconds)
         if dryRun {

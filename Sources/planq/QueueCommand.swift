@@ -13,7 +13,7 @@ struct QueueCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() throws {
-            let store = try database.open(create: false)
+            let store = try database.open(create: false, write: true)
             try Console.run { try store.setPaused(true, queue: name) }
             print("queue \(name) paused")
         }
@@ -25,7 +25,7 @@ struct QueueCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() throws {
-            let store = try database.open(create: false)
+            let store = try database.open(create: false, write: true)
             try Console.run { try store.setPaused(false, queue: name) }
             print("queue \(name) resumed")
         }
@@ -45,7 +45,7 @@ struct QueueCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try database.open(create: false)
+            let store = try database.open(create: false, write: true)
             try Console.run { try store.setMaxPending(Int(limit), queue: name) }
             print("queue \(name) limit \(limit)")
         }

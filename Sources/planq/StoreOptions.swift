@@ -15,12 +15,13 @@ struct DatabaseOption: ParsableArguments {
         valueName: "full|normal"))
     var synchronous: Durability = ProcessInfo.processInfo.environment["PLANQ_SYNCHRONOUS"].flatMap(Durability.init(rawValue:)) ?? .full
 
-    /// Opens the store; `create` makes the file and applies pending migrations; `groupCommit` packs
-    /// concurrent writes into shared transactions (the worker).
-    func open(create: Bool, groupCommit: Bool = false) throws -> JobStore {
+    /// Opens the store; `create` makes the file and applies pending migrations; `write` (a command
+    /// that may write) applies them to an existing file, finishing one whose creation was cut short;
+    /// `groupCommit` packs concurrent writes into shared transactions (the worker).
+    func open(create: Bool, write: Bool = false, groupCommit: Bool = false) throws -> JobStore {
         try Console.run {
-            try JobStore(StoreOptions(path: path, create: create, groupWritable: groupWritable, durability: synchronous,
-                                      groupCommit: groupCommit))
+            try JobStore(StoreOptions(path: path, create: create, migrate: write, groupWritable: groupWritable,
+                                      durability: synchronous, groupCommit: groupCommit))
         }
     }
 }

@@ -35,6 +35,8 @@ import Testing
         #expect(list.status == 69)
         #expect(list.stderr.contains("holds no planq database"), "\(list.stderr)")
         #expect(try workspace.planq("show", "1").status == 69)
+        #expect(try workspace.planq("prune", "--older-than", "1d", "--dry-run").status == 69, "a dry run writes nothing")
+        #expect(try workspace.planq("prune", "--older-than", "1d").stdout == "deleted 0 jobs\n", "a command that writes finishes it")
         #expect(try workspace.planq("enqueue", "Examples/welcome.json").status == 0)
         #expect(try workspace.planq("list").status == 0)
     }
