@@ -38,7 +38,12 @@ public final class Worker: Service {
     }
 
     public func run() async throws {
-        try store.registerCapabilities(registry.names, worker: owner.label)
+        // A database at fault (held locked by a stopped process, full, ...) is waited out, not fatal.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            guard let pause = try registerCapabilities() else { break }
+            try? await Task.sleep(for: pause)
+        }
+        if Task.isShuttingDownGracefully || Task.isCancelled { return }
         let watcher = DatabaseWatcher(databasePath: store.path, doorbell: doorbell)
         notifier.notify("READY=1\nSTATUS=claiming")
         logger.info("worker ready", metadata: [
@@ -58,6 +63,18 @@ public final class Worker: Service {
         logger.info("worker stopped")
     }
 
+    /// Records this worker's capabilities; `nil` when done, the backoff when the store is at fault.
+    private func registerCapabilities() throws(StoreError) -> Duration? {
+        do {
+            try store.registerCapabilities(registry.names, worker: owner.label)
+        } catch {
+            guard error.isFault else { throw error }
+            return storeFailed(error, doing: "register capabilities")
+        }
+        storeWorked()
+        return nil
+    }
+
     private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
     private func claimLoop(group: inout DiscardingTaskGroup, watcher: DatabaseWatcher?) async {
@@ -75,10 +92,6 @@ public final class Worker: Service {
                 sendStatus()
                 lastWatchdog = now
             }
-            if now - lastRecovery >= min(configuration.lease / 2, .seconds(5)) {
-                recoverLeases()
-                lastRecovery = now
-            }
             // The loop turns on every job's end, and on commits: cancel requests are looked up at most
             // every 200 ms, well inside the 2 s promise, and at once after a commit that woke a full
             // worker (its throttled watcher rings at most every 200 ms: it may be a `planq cancel`).
@@ -86,6 +99,12 @@ public final class Worker: Service {
             let checkCancels = changedWhileFull || now - lastCancelCheck >= .milliseconds(200)
             if checkCancels { lastCancelCheck = now }
             await maintainRunningJobs(now: now, checkCancels: checkCancels)
+            // After its own heartbeats: a worker that was paused past its leases renews those nobody
+            // took, instead of expiring them itself and running their steps in flight again.
+            if now - lastRecovery >= min(configuration.lease / 2, .seconds(5)) {
+                recoverLeases()
+                lastRecovery = now
+            }
             // No free slot: no claim, and no scheduled job to wake for (a job ending rings the doorbell).
             let batch: ClaimBatch?
             switch await claim() {
