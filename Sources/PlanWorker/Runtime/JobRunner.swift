@@ -29,10 +29,11 @@ struct JobRunner: Sendable {
         ).plan()
         let outcome = await Self.perform(plan, until: stop)
         // Cancelled from outside (a forced shutdown) counts as a shutdown: the lease is handed back.
-        let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil)
+        // A write refused by the store (its lease lost, or a fault) ends the run as that says.
+        let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil) ?? journal.stopReason
         planEnded()
         // A run handed back leaves an execution it never began to the release, which sets it aside.
-        let endError: ErrInfo? = if case .failure(let error) = outcome, reason != .shutdown, !Self.isStoreFault(error) { error } else { nil }
+        let endError: ErrInfo? = if case .failure(let error) = outcome, reason != .shutdown, reason != .storeFault { error } else { nil }
         let carried = journal.takeCarried(endingWith: endError)
         // The last write carries every success not yet committed: while the database is at fault
         // (locked, full, ...) it is tried again, for as long as the lease would last unrenewed.
@@ -61,8 +62,6 @@ struct JobRunner: Sendable {
         }
     }
 
-    /// Whether a run ended because the store failed under it (not because of the plan).
-    static func isStoreFault(_ error: ErrInfo) -> Bool { error.code == StoreJournal.storeError }
 
     /// The interpreter: the one place that performs a job's plan. The plan is cancelled when `stop` fires.
     static func perform(_ plan: AsyncPlan<JSONValue>, until stop: StopSignal) async -> Result<JSONValue, ErrInfo> {
@@ -97,9 +96,7 @@ struct JobRunner: Sendable {
         case (.failure, .shutdown?):
             try await store.release(jobID: job.id, token: job.token, after: carried)
             logger.info("job released")
-        case (.failure(let error), nil) where error.code == StoreJournal.leaseLost:
-            logger.warning("job lease lost; another worker has it")
-        case (.failure(let error), nil) where Self.isStoreFault(error):
+        case (.failure(let error), .storeFault?):
             // The store failed, not the plan: hand the run back with what it carried, uncounted.
             try await store.release(jobID: job.id, token: job.token, after: carried)
             logger.warning("job released after a store error", metadata: ["error.message": "\(error.message)"])

@@ -1,7 +1,6 @@
 import PlanStore
 
-
-/// Why a running job must stop before its plan ends.
+/// Why a running job stopped before its plan ended.
 enum StopReason: Sendable {
     /// `planq cancel`: end the job `cancelled`.
     case cancelRequested
@@ -9,6 +8,9 @@ enum StopReason: Sendable {
     case leaseLost
     /// The worker shuts down: hand the lease back.
     case shutdown
+    /// A write of the run met a store fault (locked, full, read-only, ...): hand the lease back
+    /// with what the run carried; the plan did nothing wrong.
+    case storeFault
 }
 
 /// A one-shot stop request for one running job; the first reason given wins.

@@ -26,6 +26,8 @@ final class StoreJournal: Journal {
         var carried: [RunWrite] = []
         /// The step execution (attempt 1) the claim began and the run has not begun yet.
         var begunByClaim: String?
+        /// The first store error a write of the run met.
+        var storeFailure: StoreError?
     }
 
     private let state: Locked<State>
@@ -133,19 +135,26 @@ final class StoreJournal: Journal {
             return .success(())
         } catch {
             if error.isFault { storeFault(error) }
+            state.withLock { if $0.storeFailure == nil { $0.storeFailure = error } }
             return .failure(Self.errInfo(error))
         }
     }
 
-    /// A store failure as the error that ends the run: `lease_lost` when fenced out, `store_error`
-    /// otherwise (the run is handed back with what it carried, not counted against the job).
-    static func errInfo(_ error: StoreError) -> ErrInfo {
-        if case .leaseLost = error {
-            return ErrInfo(code: leaseLost, message: error.description, retryable: false)
+    /// Why the run must end, when a write of it met the store's refusal: its lease was lost, or
+    /// the store is at fault. Typed, for the runner; the plan sees `errInfo`.
+    var stopReason: StopReason? {
+        switch state.withLock({ $0.storeFailure }) {
+        case .leaseLost?: .leaseLost
+        case let failure? where failure.isFault: .storeFault
+        default: nil
         }
-        return ErrInfo(code: storeError, message: error.description, retryable: true)
     }
 
-    static let leaseLost = "lease_lost"
-    static let storeError = "store_error"
+    /// A store failure as the error that ends the plan: `lease_lost` when fenced out, `store_error` otherwise.
+    static func errInfo(_ error: StoreError) -> ErrInfo {
+        if case .leaseLost = error {
+            return ErrInfo(code: "lease_lost", message: error.description, retryable: false)
+        }
+        return ErrInfo(code: "store_error", message: error.description, retryable: true)
+    }
 }
