@@ -43,3 +43,8 @@ public struct PlanDuration: Sendable, Hashable, Comparable, CustomStringConverti
 
     public static func < (lhs: PlanDuration, rhs: PlanDuration) -> Bool { lhs.milliseconds < rhs.milliseconds }
 }
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,9 +1,3 @@
-/// A source of uniformly distributed numbers in `0..<1`, injected wherever jitter is drawn.
-public typealias UnitRandom = @Sendable () -> Double
-
-/// The system random generator as a `UnitRandom`.
-public let systemUnitRandom: UnitRandom = { Double.random(in: 0..<1) }
-
 extension AsyncPlan {
     /// Runs the plan again after a failure that `policy` says to retry, sleeping the policy's
     /// backoff on `clock` in between; gives up with the last error.

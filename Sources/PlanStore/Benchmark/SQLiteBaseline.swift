@@ -76,8 +76,3 @@ public struct SQLiteBaseline: Sendable {
         return Double(count) / (clock.now - started).seconds
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

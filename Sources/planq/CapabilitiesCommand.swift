@@ -1,0 +1,23 @@
+import ArgumentParser
+import PlanCore
+import PlanStore
+
+/// Lists registered capabilities.
+struct Capabilities: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the capabilities workers registered.")
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var output: OutputOption
+
+    func run() throws {
+        let store = try database.open(create: false)
+        let capabilities = try Console.run { try store.capabilities() }
+        if output.json {
+            Console.printJSON(.array(capabilities.map {
+                ["name": .string($0.name), "worker": .string($0.worker), "registered_at": .string($0.registeredAt)]
+            }))
+            return
+        }
+        print(Table.render(header: ["NAME", "WORKER", "REGISTERED_AT"], rows: capabilities.map { [$0.name, $0.worker, $0.registeredAt] }))
+    }
+}
