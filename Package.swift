@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "planq", targets: ["planq"]),
         .library(name: "PlanCore", targets: ["PlanCore"]),
+        .library(name: "PlanStore", targets: ["PlanStore"]),
         .library(name: "PlanWorker", targets: ["PlanWorker"]),
     ],
     dependencies: [
