@@ -6,6 +6,23 @@ import Testing
 /// a large history, a stopped worker — and hostile plans: nothing acknowledged is lost and no
 /// recorded step runs twice.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct Faults {
+    /// Starts another process (Python's sqlite3) that holds `BEGIN EXCLUSIVE` on `db` for `seconds`,
+    /// creating `flag` once it has the lock.
+    static func holdExclusiveLock(on db: String, for seconds: Int, flag: String) throws -> Process {
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        locker.arguments = ["python3", "-c", """
+            import sqlite3, sys, time
+            connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+            connection.execute("BEGIN EXCLUSIVE")
+            open(sys.argv[2], "w").close()
+            time.sleep(int(sys.argv[3]))
+            connection.execute("COMMIT")
+            """, db, flag, String(seconds)]
+        try locker.run()
+        return locker
+    }
+
     @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
     func aFullDiskMakesTheWorkerBackOffAndRecoverWithNothingLost() async throws {
         let workspace = Workspace()
@@ -43,17 +60,7 @@ import Testing
             shellStep("three", "echo 3 >> \(side)"),
         ]))
         #expect(await eventually { workspace.read("side") == "1\n" })
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        locker.arguments = ["python3", "-c", """
-            import sqlite3, sys, time
-            connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-            connection.execute("BEGIN EXCLUSIVE")
-            open(sys.argv[2], "w").close()
-            time.sleep(12)
-            connection.execute("COMMIT")
-            """, workspace.db, flag]
-        try locker.run()
+        let locker = try Self.holdExclusiveLock(on: workspace.db, for: 12, flag: flag)
         while locker.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         #expect(locker.terminationStatus == 0)
         #expect(try await eventually(timeout: .seconds(60)) { try workspace.state(id) == "succeeded" }, "\(worker.log)")
@@ -92,17 +99,7 @@ import Testing
         let workspace = Workspace()
         let id = try workspace.enqueue(planJSON([#"{"id":"a","call":"echo","input":1}"#]))
         let flag = workspace.path("locked")
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        locker.arguments = ["python3", "-c", """
-            import sqlite3, sys, time
-            connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-            connection.execute("BEGIN EXCLUSIVE")
-            open(sys.argv[2], "w").close()
-            time.sleep(7)
-            connection.execute("COMMIT")
-            """, workspace.db, flag]
-        try locker.run()
+        _ = try Self.holdExclusiveLock(on: workspace.db, for: 7, flag: flag)
         #expect(await eventually { FileManager.default.fileExists(atPath: flag) })
         let worker = try WorkerProcess(workspace)
         #expect(try await eventually(timeout: .seconds(30)) { try workspace.state(id) == "succeeded" }, "\(worker.log)")
