@@ -50,10 +50,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "PlanBench",
+            dependencies: ["PlanCore", "PlanStore", "PlanWorker", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "planq",
             dependencies: [
-                "PlanCore", "PlanStore", "PlanWorker",
+                "PlanCore", "PlanStore", "PlanWorker", "PlanBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,7 +78,11 @@ let package = Package(
         .testTarget(name: "PlanStoreTests", dependencies: ["PlanStore", "CSQLite"], swiftSettings: strict),
         .testTarget(
             name: "PlanWorkerTests",
-            dependencies: ["PlanWorker", "PlanCore", "PlanStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PlanWorker", "PlanCore", "PlanStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Clocks", package: "swift-clocks"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "planqTests", dependencies: ["planq", "PlanCore", "PlanStore"], exclude: ["Fixtures"], swiftSettings: strict),

@@ -1,7 +1,7 @@
 /// What went wrong in a step or a plan: a stable machine-readable `code`, a message for people,
 /// whether trying again may help, and optional JSON `details`.
 public struct ErrInfo: Error, Sendable, Hashable, CustomStringConvertible {
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     public var retryable: Bool
     public var details: JSONValue?
@@ -10,7 +10,7 @@ public struct ErrInfo: Error, Sendable, Hashable, CustomStringConvertible {
     /// The attempt of that step that failed, set by rehydration.
     public var attempt: Int?
 
-    public init(code: String, message: String, retryable: Bool, details: JSONValue? = nil) {
+    public init(code: ErrorCode, message: String, retryable: Bool, details: JSONValue? = nil) {
         self.code = code
         self.message = message
         self.retryable = retryable
@@ -21,20 +21,20 @@ public struct ErrInfo: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The error of a step or plan that ran past its time limit (retryable).
     public static func timeout(after limit: Duration) -> ErrInfo {
-        ErrInfo(code: "timeout", message: "timed out after \(PlanDuration(limit).text)", retryable: true)
+        ErrInfo(code: .timeout, message: "timed out after \(PlanDuration(limit).text)", retryable: true)
     }
 
     /// Input that can never work (not retryable): a bad value, a pointer that finds nothing.
     public static func invalidInput(_ message: String) -> ErrInfo {
-        ErrInfo(code: "invalid_input", message: message, retryable: false)
+        ErrInfo(code: .invalidInput, message: message, retryable: false)
     }
 
     /// The error of work that was cancelled before it finished.
-    public static let cancelled = ErrInfo(code: "cancelled", message: "cancelled", retryable: false)
+    public static let cancelled = ErrInfo(code: .cancelled, message: "cancelled", retryable: false)
 
     /// The error as a JSON object, the form kept in the store.
     public var json: JSONValue {
-        var members: [JSONKey: JSONValue] = ["code": .string(code), "message": .string(message), "retryable": .bool(retryable)]
+        var members: [JSONKey: JSONValue] = ["code": .string(code.rawValue), "message": .string(message), "retryable": .bool(retryable)]
         if let details { members["details"] = details }
         if let step { members["step"] = .string(step) }
         if let attempt { members["attempt"] = .integer(Int64(attempt)) }
@@ -48,7 +48,7 @@ public struct ErrInfo: Error, Sendable, Hashable, CustomStringConvertible {
               case .string(let message)? = members["message"],
               case .bool(let retryable)? = members["retryable"]
         else { return nil }
-        self.init(code: code, message: message, retryable: retryable, details: members["details"])
+        self.init(code: ErrorCode(rawValue: code), message: message, retryable: retryable, details: members["details"])
         step = members["step"]?.stringValue
         if case .integer(let attempt)? = members["attempt"] { self.attempt = Int(attempt) }
     }

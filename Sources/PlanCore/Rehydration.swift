@@ -36,7 +36,7 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
                 self.stepPlan(step, earlier: earlier.values).flatMap { output in
                     guard let size = limits.size(of: output), earlier.bytes + size <= limits.maxRunBytes else {
                         return .failure(annotate(ErrInfo(
-                            code: "outputs_too_large",
+                            code: .outputsTooLarge,
                             message: "the outputs of this run's steps hold over \(limits.maxRunBytes) bytes of JSON", retryable: false),
                             step.id, nil))
                     }
@@ -75,7 +75,7 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
         return AsyncPlan<[JSONValue]>.from(elements.mapError { annotate($0, step.id, nil) }).flatMap { items in
             guard items.count <= limits.maxFanOut else {
                 return .failure(annotate(ErrInfo(
-                    code: "fan_out_too_large", message: "each of step \"\(step.id)\" has \(items.count) elements, over \(limits.maxFanOut)",
+                    code: .fanOutTooLarge, message: "each of step \"\(step.id)\" has \(items.count) elements, over \(limits.maxFanOut)",
                     retryable: false), step.id, nil))
             }
             let plans = items.enumerated().map { index, item in
@@ -94,7 +94,7 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
             let policy = description.retryPolicy(for: step)
             guard record.attempts < policy.maxAttempts else {
                 var error = ErrInfo(
-                    code: "attempts_exhausted",
+                    code: .attemptsExhausted,
                     message: "step \"\(key)\" was started \(record.attempts) times (max_attempts \(policy.maxAttempts))",
                     retryable: false, details: record.lastError?.json)
                 error = annotate(error, key, record.attempts)
@@ -102,7 +102,7 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
             }
             guard let capability = registry[step.call] else {
                 return .failure(annotate(ErrInfo(
-                    code: "unknown_capability", message: "no capability \"\(step.call)\" is registered", retryable: false), key, nil))
+                    code: .unknownCapability, message: "no capability \"\(step.call)\" is registered", retryable: false), key, nil))
             }
             let attempt = record.attempts + 1
             let limit = description.timeout(for: step).duration

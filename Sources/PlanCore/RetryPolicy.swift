@@ -63,7 +63,7 @@ public struct RetryPolicy: Sendable, Hashable {
     /// Retry after `error` from attempt `attempt` when it is retryable, its code is not listed in
     /// `nonRetryable`, and attempts remain; give up otherwise.
     public func decision(after error: ErrInfo, attempt: Int, random unit: Double) -> RetryDecision {
-        guard error.retryable, !nonRetryable.contains(error.code), attempt < maxAttempts else { return .giveUp }
+        guard error.retryable, !nonRetryable.contains(error.code.rawValue), attempt < maxAttempts else { return .giveUp }
         return .retry(after: delay(afterAttempt: attempt, unit: unit))
     }
 }

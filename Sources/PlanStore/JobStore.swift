@@ -1,178 +1,147 @@
-import CSQLite
-import Glibc
-import Migrations
 import PlanCore
 
-/// How to open a store.
-public struct StoreOptions: Sendable {
-    public var path: String
-    /// Create the file when it is missing, and apply pending migrations.
-    public var create: Bool
-    /// Apply pending migrations (and so finish a database whose creation was cut short); `create`
-    /// implies it. Without it, a file without planq's tables is refused (`notInitialized`).
-    public var migrate: Bool
-    /// A new database is readable and writable by its group too (0660 instead of 0600).
-    public var groupWritable: Bool
-    public var durability: Durability
-    /// How long a statement waits for a lock before failing with a busy error.
-    public var busyTimeout: Duration
-    /// Pack concurrent writes from many threads into shared transactions (the worker's mode):
-    /// each still commits before its call returns, but one fsync serves many.
-    public var groupCommit: Bool
-
-    public init(path: String, create: Bool, migrate: Bool = false, groupWritable: Bool = false, durability: Durability = .full,
-                busyTimeout: Duration = .seconds(5), groupCommit: Bool = false) {
-        self.path = path
-        self.create = create
-        self.migrate = create || migrate
-        self.groupWritable = groupWritable
-        self.durability = durability
-        self.busyTimeout = busyTimeout
-        self.groupCommit = groupCommit
-    }
-}
-
-/// The job store: every job, step execution and event, in one SQLite file.
+/// Everything the worker and the command line ask of a database: enqueue, claim, the writes of a
+/// run (through its `Lease`), recovery, administration, queries and change notification.
+/// `SQLiteStore` is one implementation; a store proves itself by passing the contract test suite.
 ///
-/// Thread-safe: calls are serialized on one connection. Every state change writes its `job_events`
-/// row in the same transaction. Writes made under a lease are fenced: they are refused with
-/// `StoreError.leaseLost` once the job's `lease_token` moved on.
-public final class JobStore: Sendable {
-    let connection: SerialConnection
-    let committer: GroupCommitter?
-    public let path: String
+/// Every state change writes its `job_events` row in the same transaction. Writes of a run carry
+/// its lease (job id and fencing token) and are refused with `StoreError.leaseLost` once the job's
+/// token moved on. Times are passed in (`now`), so that tests control them.
+public protocol JobStore: Sendable {
+    // MARK: Enqueue
 
-    /// Opens (and with `options.create`, creates and migrates) the database.
-    public init(_ options: StoreOptions, now: Timestamp = .now()) throws(StoreError) {
-        path = options.path
-        var info = stat()
-        if stat(options.path, &info) == 0 {
-            if let kind = Self.kindName(info.st_mode) { throw .notARegularFile(path: options.path, kind: kind) }
-        } else if !options.create {
-            throw .databaseMissing(path: options.path)
-        }
-        let milliseconds = Int32(clamping: PlanDuration(options.busyTimeout).milliseconds)
-        do {
-            let connection = try Connection(
-                path: options.path, create: options.create, groupWritable: options.groupWritable,
-                durability: options.durability, busyTimeoutMilliseconds: milliseconds)
-            if options.migrate {
-                try Migrator(connection: connection, files: Migrations.files).migrate(now: now)
-            } else if try connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").isEmpty {
-                throw StoreError.notInitialized(path: options.path)
-            }
-            let serial = SerialConnection(connection)
-            self.connection = serial
-            committer = options.groupCommit ? GroupCommitter(connection: serial) : nil
-        } catch {
-            throw Self.storeError(error)
-        }
-    }
+    /// Stores `plans` in one transaction: all or none. A plan whose idempotency key is taken returns
+    /// the existing job and writes nothing. Throws `queueFull` (nothing written) when a queue with a
+    /// `max_pending` limit would go over it.
+    func enqueue(_ plans: [PlanDescription], now: Timestamp) async throws(StoreError) -> [EnqueueResult]
 
-    /// What a file mode names when it is not a regular file.
-    static func kindName(_ mode: mode_t) -> String? {
-        switch mode & S_IFMT {
-        case S_IFREG: nil
-        case S_IFDIR: "directory"
-        case S_IFCHR: "character device"
-        case S_IFBLK: "block device"
-        case S_IFIFO: "FIFO"
-        case S_IFSOCK: "socket"
-        default: "special file"
-        }
-    }
+    // MARK: Claim and the run's writes
 
-    static func storeError(_ error: any Error) -> StoreError {
-        switch error {
-        case let error as StoreError: error
-        case let error as SQLiteError: .sqlite(error)
-        default: .migration("\(error)")
-        }
-    }
+    /// Claims due jobs in one transaction: `request.grants` is handed the unpaused queues with due
+    /// jobs (of `request.queues`, when given) and says how many to take from each. Each job goes
+    /// `running` with a lease for `request.owner` until `now + request.duration` and a fencing
+    /// token one higher than before, and comes with what its journal holds. Within a queue:
+    /// priority, run_at, id. A job whose stored plan cannot be read ends `failed` (`plan_unreadable`).
+    func claim(_ request: ClaimRequest, now: Timestamp) async throws(StoreError) -> ClaimBatch
 
-    /// Runs `body` on the connection, mapping errors to `StoreError`.
-    func read<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
-        do {
-            return try connection.withConnection { try body($0) }
-        } catch {
-            throw Self.storeError(error)
-        }
-    }
+    /// Commits writes of one run, in order, in one transaction: all or none. Refused with
+    /// `leaseLost` when the lease moved on.
+    func commit(_ writes: [RunWrite], of lease: Lease.ID) async throws(StoreError)
 
-    deinit { committer?.stop() }
+    /// Extends a lease to `now + duration`, if its token still holds the job.
+    func heartbeat(_ lease: Lease.ID, duration: Duration, now: Timestamp) async throws(StoreError) -> Heartbeat
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
-    /// (in a savepoint of its own); returns once that transaction committed.
-    func write<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
-        if let committer {
-            do {
-                // submit returns only after body ran, so it does not really escape.
-                return try withoutActuallyEscaping(body) { body in try committer.submit(body) }
-            } catch {
-                throw Self.storeError(error)
-            }
-        }
-        return try read { connection in try connection.writeTransaction { try body(connection) } }
-    }
+    // MARK: Recovery and the worker's bookkeeping
 
-    /// Runs `body` like `write`, but suspends instead of blocking: with group commit, no thread waits
-    /// for the shared transaction. Without it, the transaction runs on the caller's thread.
-    func commit<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws(StoreError) -> T {
-        guard let committer else { return try write(body) }
-        do {
-            return try await committer.perform(body)
-        } catch {
-            throw Self.storeError(error)
-        }
-    }
+    /// Makes running jobs whose lease expired claimable again (`lease_expired` events); their ids.
+    func expireLeases(now: Timestamp) async throws(StoreError) -> [Int64]
+
+    /// Makes running jobs whose owner on this host (`me.host`) is provably dead claimable again at
+    /// once, without waiting for their lease (`lease_expired` events with the reason); their ids.
+    func recoverDeadOwners(me: LeaseOwner, now: Timestamp) async throws(StoreError) -> [Int64]
+
+    /// Of the running jobs `ids`, those that `planq cancel` asked to stop.
+    func cancelRequested(among ids: [Int64]) async throws(StoreError) -> [Int64]
+
+    /// Whether a drained worker must keep going: a job of `queues` (all when `nil`) is running,
+    /// due, or waiting for a retry (pending after a run). Paused queues do not count.
+    func hasOutstandingWork(queues: [String]?, now: Timestamp) async throws(StoreError) -> Bool
+
+    /// Counts of running and pending jobs, for the service status line.
+    func activityCounts() async throws(StoreError) -> ActivityCounts
+
+    /// Records the capabilities a worker registered, replacing what that worker recorded before.
+    func registerCapabilities(_ names: [String], worker: String, now: Timestamp) async throws(StoreError)
+
+    /// Wakes a worker when the database may have changed (another process committed), or `nil`
+    /// when this store cannot tell (the worker then polls).
+    func changes() -> StoreChanges?
+
+    // MARK: Administration
+
+    /// Cancels a pending job at once, or asks the worker of a running one to stop. Throws
+    /// `wrongState` for a succeeded or failed job (nothing changes).
+    func cancel(_ job: JobReference, now: Timestamp) async throws(StoreError) -> CancelResult
+
+    /// Puts a failed or cancelled job back to `pending`, due now. Unfinished and failed step
+    /// executions are set aside (kept, `superseded`), so every step gets its full `max_attempts`
+    /// again; recorded successes stay and are replayed, except those of `fromStep` and every later
+    /// step. Returns the job's id.
+    func retry(_ job: JobReference, fromStep: String?, now: Timestamp) async throws(StoreError) -> Int64
+
+    /// Deletes finished jobs that finished before `cutoff`, with their step results and events, in
+    /// short transactions that leave room for a worker writing beside it; how many jobs went.
+    func prune(finishedBefore cutoff: Timestamp) async throws(StoreError) -> Int
+
+    /// What `prune` would delete.
+    func pruneCandidates(finishedBefore cutoff: Timestamp) async throws(StoreError) -> PruneCounts
+
+    /// Pauses or resumes claiming from a queue.
+    func setPaused(_ paused: Bool, queue: String) async throws(StoreError)
+
+    /// Sets the most pending jobs a queue accepts (`nil`: no limit).
+    func setMaxPending(_ limit: Int?, queue: String) async throws(StoreError)
 
     /// The migrations this binary carries, and when each was applied.
-    public func migrationStatus() throws(StoreError) -> [MigrationStatus] {
-        try read { try Migrator(connection: $0, files: Migrations.files).status() }
-    }
+    func migrationStatus() async throws(StoreError) -> [MigrationStatus]
 
     /// Applies pending migrations; returns the names applied.
-    public func migrate(now: Timestamp = .now()) throws(StoreError) -> [String] {
-        try read { try Migrator(connection: $0, files: Migrations.files).migrate(now: now) }
-    }
+    func migrate(now: Timestamp) async throws(StoreError) -> [String]
+
+    // MARK: Queries
+
+    /// Jobs, newest first, optionally of one state and queue.
+    func list(state: JobState?, queue: String?, limit: Int) async throws(StoreError) -> [JobSummary]
+
+    /// The state of one job.
+    func state(of job: JobReference) async throws(StoreError) -> JobState
+
+    /// One job with its plan, steps and history.
+    func detail(_ job: JobReference) async throws(StoreError) -> JobDetail
+
+    /// Counts by queue and state, the age of the oldest due pending job, and last minute's throughput.
+    func stats(now: Timestamp) async throws(StoreError) -> StoreStats
+
+    /// The capabilities workers registered, by name.
+    func capabilities() async throws(StoreError) -> [RegisteredCapability]
 }
 
-/// A `job_events` row, its text made before the write transaction that inserts it.
-struct EventRow: Sendable {
-    let values: [SQLValue]
-
-    init(_ jobID: Int64, _ kind: String, at now: Timestamp, _ detail: JSONValue? = nil) {
-        values = [.integer(jobID), .time(now), .text(kind), .json(detail)]
-    }
-}
-
-extension Connection {
-    /// Appends an event to a job's history.
-    func insert(_ event: EventRow) throws {
-        try query("INSERT INTO job_events (job_id, at, kind, detail) VALUES (?, ?, ?, ?)", event.values)
+extension JobStore {
+    public func enqueue(_ plans: [PlanDescription]) async throws(StoreError) -> [EnqueueResult] {
+        try await enqueue(plans, now: .now())
     }
 
-    /// Appends an event to a job's history.
-    func event(_ jobID: Int64, _ kind: String, at now: Timestamp, _ detail: JSONValue? = nil) throws {
-        try insert(EventRow(jobID, kind, at: now, detail))
+    public func claim(_ request: ClaimRequest) async throws(StoreError) -> ClaimBatch {
+        try await claim(request, now: .now())
     }
-}
 
-extension JSONValue {
-    /// Parses stored JSON text. What planq recorded reads back as it was; text that does not parse
-    /// (a database altered by hand or damaged) is a store error, never taken for a string.
-    init(stored text: String) throws(StoreError) {
-        do {
-            self = try JSONParser.parse(text)
-        } catch {
-            throw .corruptValue("stored JSON does not parse (\(error))")
-        }
+    /// Claims up to `limit` due jobs of each queue named, in one transaction.
+    public func claim(_ requests: [(queue: String, limit: Int)], owner: LeaseOwner, lease: Duration,
+                      now: Timestamp = .now()) async throws(StoreError) -> [Lease] {
+        try await claim(ClaimRequest(owner: owner, duration: lease) { _ in requests }, now: now).leases
     }
-}
 
-extension SQLValue {
-    static func json(_ value: JSONValue?) -> SQLValue { value.map { .text($0.canonicalText) } ?? .null }
-    static func time(_ value: Timestamp) -> SQLValue { .text(value.iso8601) }
-    /// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
-    static func idList(_ ids: [Int64]) -> SQLValue { .text("[" + ids.map(String.init).joined(separator: ",") + "]") }
+    public func expireLeases() async throws(StoreError) -> [Int64] { try await expireLeases(now: .now()) }
+
+    public func recoverDeadOwners(me: LeaseOwner) async throws(StoreError) -> [Int64] {
+        try await recoverDeadOwners(me: me, now: .now())
+    }
+
+    public func hasOutstandingWork(queues: [String]?) async throws(StoreError) -> Bool {
+        try await hasOutstandingWork(queues: queues, now: .now())
+    }
+
+    public func registerCapabilities(_ names: [String], worker: String) async throws(StoreError) {
+        try await registerCapabilities(names, worker: worker, now: .now())
+    }
+
+    public func cancel(_ job: JobReference) async throws(StoreError) -> CancelResult { try await cancel(job, now: .now()) }
+
+    public func retry(_ job: JobReference, fromStep: String? = nil) async throws(StoreError) -> Int64 {
+        try await retry(job, fromStep: fromStep, now: .now())
+    }
+
+    public func migrate() async throws(StoreError) -> [String] { try await migrate(now: .now()) }
+
+    public func stats() async throws(StoreError) -> StoreStats { try await stats(now: .now()) }
 }

@@ -5,6 +5,12 @@ import PlanCore
 public struct MigrationStatus: Sendable, Hashable {
     public let version: Int
     public let name: String
+
+    public init(version: Int, name: String, appliedAt: String?) {
+        self.version = version
+        self.name = name
+        self.appliedAt = appliedAt
+    }
     /// When it was applied, or `nil` when it is pending.
     public let appliedAt: String?
 }
@@ -40,14 +46,15 @@ struct Migrator {
         try connection.execute(Self.bootstrap)
         var applied: [Int: String] = [:]
         for row in try connection.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version") {
-            let version = Int(row.int(0)!)
+            let version = Int(try row.int("version"))
             guard let file = files.first(where: { $0.version == version }) else {
-                throw StoreError.migration("the database has migration \(version) (\(row.text(1)!)), which this planq does not know; it is newer than this binary")
+                throw StoreError.migration("the database has migration \(version) (\(try row.text("name"))), which this planq does not know; it is newer than this binary")
             }
-            guard Self.checksum(file.sql) == row.text(2) else {
-                throw StoreError.migration("migration \(file.name) was changed after it was applied (checksum \(row.text(2)!), file \(Self.checksum(file.sql))); restore the original file and add a new migration instead")
+            let checksum = try row.text("checksum")
+            guard Self.checksum(file.sql) == checksum else {
+                throw StoreError.migration("migration \(file.name) was changed after it was applied (checksum \(checksum), file \(Self.checksum(file.sql))); restore the original file and add a new migration instead")
             }
-            applied[version] = row.text(3)!
+            applied[version] = try row.text("applied_at")
         }
         return applied
     }

@@ -24,7 +24,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// A step named by `retry --from` is not in the plan.
     case unknownStep(String)
     /// The job's lease moved on (expired, or taken by another worker): the write was refused.
-    case leaseLost(jobID: Int64)
+    case leaseLost(Lease.ID)
     /// A plan in a batch was invalid; nothing was written.
     case invalidPlan(line: Int?, PlanValidationError)
 
@@ -43,7 +43,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .queueFull(let queue, let limit): "queue \(queue) is full: \(limit) jobs are pending (planq queue limit \(queue) N)"
         case .wrongState(let id, let state, let operation): "job \(id) is \(state.rawValue); it cannot be \(operation)"
         case .unknownStep(let step): "the plan has no step \"\(step)\""
-        case .leaseLost(let id): "job \(id) is no longer leased to this worker; the write was refused"
+        case .leaseLost(let lease): "job \(lease.jobID) is no longer leased to this run (token \(lease.token)); the write was refused"
         case .invalidPlan(let line, let error):
             error.issues.map { (line.map { "line \($0): " } ?? "") + $0.description }.joined(separator: "\n")
         }

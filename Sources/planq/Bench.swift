@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PlanCore
 import PlanStore
-import PlanWorker
+import PlanBench
 
 /// Measures planq on this machine against SQLite's own limit.
 struct Bench: AsyncParsableCommand {

@@ -3,7 +3,7 @@ import PlanCore
 import PlanStore
 
 /// Cancels a job.
-struct Cancel: ParsableCommand {
+struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Cancel a job: a pending one at once, a running one through its worker.",
         discussion: "Cancelling a cancelled job changes nothing (exit 0); a succeeded or failed job cannot be cancelled (exit 1).")
@@ -12,9 +12,9 @@ struct Cancel: ParsableCommand {
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false, write: true)
-        let result = try Console.run { try store.cancel(job.reference) }
+        let result = try await Console.run { try await store.cancel(job.reference) }
         if output.json {
             Console.printJSON(["result": .string(result.rawValue)])
         } else {

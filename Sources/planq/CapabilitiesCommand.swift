@@ -3,15 +3,15 @@ import PlanCore
 import PlanStore
 
 /// Lists registered capabilities.
-struct Capabilities: ParsableCommand {
+struct Capabilities: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the capabilities workers registered.")
 
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false)
-        let capabilities = try Console.run { try store.capabilities() }
+        let capabilities = try await Console.run { try await store.capabilities() }
         if output.json {
             Console.printJSON(.array(capabilities.map {
                 ["name": .string($0.name), "worker": .string($0.worker), "registered_at": .string($0.registeredAt)]

@@ -18,16 +18,6 @@ enum Console {
     }
 
     /// Runs `body`; a `StoreError` is reported on stderr and becomes its documented exit status.
-    static func run<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as StoreError {
-            complain(error.description)
-            throw exitCode(for: error)
-        }
-    }
-
-    /// `run` for async work.
     static func run<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

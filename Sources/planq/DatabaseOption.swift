@@ -18,10 +18,13 @@ struct DatabaseOption: ParsableArguments {
     /// Opens the store; `create` makes the file and applies pending migrations; `write` (a command
     /// that may write) applies them to an existing file, finishing one whose creation was cut short;
     /// `groupCommit` packs concurrent writes into shared transactions (the worker).
-    func open(create: Bool, write: Bool = false, groupCommit: Bool = false) throws -> JobStore {
-        try Console.run {
-            try JobStore(StoreOptions(path: path, create: create, migrate: write, groupWritable: groupWritable,
-                                      durability: synchronous, groupCommit: groupCommit))
+    func open(create: Bool, write: Bool = false, groupCommit: Bool = false) throws -> any JobStore {
+        do {
+            return try SQLiteStore(StoreOptions(path: path, create: create, migrate: write, groupWritable: groupWritable,
+                                                durability: synchronous, groupCommit: groupCommit))
+        } catch {
+            Console.complain(error.description)
+            throw Console.exitCode(for: error)
         }
     }
 }

@@ -5,7 +5,7 @@ import PlanStore
 import PlanWorker
 
 /// Validates plans and stores them.
-struct Enqueue: ParsableCommand {
+struct Enqueue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate a plan and store it as a job; prints the job id.",
         discussion: """
@@ -49,7 +49,7 @@ struct Enqueue: ParsableCommand {
         return members
     }
 
-    func run() throws {
+    func run() async throws {
         let bytes = try PlanFile.read(file, limit: lines ? PlanFile.maxBatchBytes : PlanDescription.maxDocumentBytes)
         let documents: [(line: Int?, bytes: ArraySlice<UInt8>)] = lines
             ? bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
@@ -63,7 +63,7 @@ struct Enqueue: ParsableCommand {
         // An existing database tells which capabilities workers registered; a new one is created
         // only once every plan passed, so that bad input writes nothing.
         var store = FileManager.default.fileExists(atPath: database.path) ? try database.open(create: true) : nil
-        let known = allowUnknown ? nil : Set(Builtins.names).union(try Console.run { try store?.capabilities().map(\.name) ?? [] })
+        let known = allowUnknown ? nil : Set(Builtins.names).union(try await Console.run { try await store?.capabilities().map(\.name) ?? [] })
         var plans: [PlanDescription] = []
         var invalid = false
         for document in documents {
@@ -82,7 +82,7 @@ struct Enqueue: ParsableCommand {
         }
         if invalid { throw ExitStatus.invalidPlan }
         if store == nil { store = try database.open(create: true) }
-        let results = try Console.run { try store!.enqueue(plans) }
+        let results = try await Console.run { try await store!.enqueue(plans) }
         for result in results {
             if output.json {
                 Console.printJSON(["id": .integer(result.id), "idempotency_key": .string(result.idempotencyKey), "created": .bool(result.created)])

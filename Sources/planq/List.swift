@@ -6,7 +6,7 @@ import PlanStore
 extension JobState: ExpressibleByArgument {}
 
 /// Lists jobs.
-struct List: ParsableCommand {
+struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
 
     @Option(help: "Only jobs in this state (pending, running, succeeded, failed, cancelled).")
@@ -23,9 +23,9 @@ struct List: ParsableCommand {
         guard limit > 0 else { throw ValidationError("--limit must be above 0") }
     }
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false)
-        let jobs = try Console.run { try store.list(state: state, queue: queue, limit: limit) }
+        let jobs = try await Console.run { try await store.list(state: state, queue: queue, limit: limit) }
         if output.json {
             Console.printJSON(.array(jobs.map(\.json)))
             return

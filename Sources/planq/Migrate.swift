@@ -4,7 +4,7 @@ import PlanCore
 import PlanStore
 
 /// Applies migrations, or lists them.
-struct Migrate: ParsableCommand {
+struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create the database if needed and apply pending migrations.")
 
     @Flag(help: "List the migrations and when each was applied; change nothing.")
@@ -13,9 +13,9 @@ struct Migrate: ParsableCommand {
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: !status)
-        let migrations = try Console.run { try store.migrationStatus() }
+        let migrations = try await Console.run { try await store.migrationStatus() }
         if output.json {
             Console.printJSON(.array(migrations.map {
                 ["version": .integer(Int64($0.version)), "name": .string($0.name), "applied_at": $0.appliedAt.map { .string($0) } ?? .null]

@@ -3,7 +3,7 @@ import PlanCore
 import PlanStore
 
 /// Deletes old finished jobs.
-struct Prune: ParsableCommand {
+struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete finished jobs (succeeded, failed, cancelled) older than a duration, with their step results and events, in short transactions.")
 
@@ -18,12 +18,13 @@ struct Prune: ParsableCommand {
         guard PlanDuration(olderThan) != nil else { throw ValidationError("--older-than \"\(olderThan)\" is not a duration such as 30d") }
     }
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false, write: !dryRun)
         let now = Timestamp.now()
         let cutoff = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - PlanDuration(olderThan)!.milliseconds)
         if dryRun {
-            let (jobs, steps, events) = try Console.run { try store.pruneCandidates(finishedBefore: cutoff) }
+            let counts = try await Console.run { try await store.pruneCandidates(finishedBefore: cutoff) }
+            let (jobs, steps, events) = (counts.jobs, counts.stepResults, counts.events)
             if output.json {
                 Console.printJSON(["would_delete": .integer(Int64(jobs)), "step_results": .integer(Int64(steps)), "events": .integer(Int64(events))])
             } else {
@@ -31,7 +32,7 @@ struct Prune: ParsableCommand {
             }
             return
         }
-        let count = try Console.run { try store.prune(finishedBefore: cutoff) }
+        let count = try await Console.run { try await store.prune(finishedBefore: cutoff) }
         if output.json { Console.printJSON(["deleted": .integer(Int64(count))]) } else { print("deleted \(count) jobs") }
     }
 }

@@ -7,31 +7,31 @@ struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue", abstract: "Pause, resume or limit a queue.", subcommands: [Pause.self, Resume.self, Limit.self])
 
-    struct Pause: ParsableCommand {
+    struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop claiming jobs from a queue (enqueue still works).")
         @Argument(help: "The queue.") var name: String
         @OptionGroup var database: DatabaseOption
 
-        func run() throws {
+        func run() async throws {
             let store = try database.open(create: false, write: true)
-            try Console.run { try store.setPaused(true, queue: name) }
+            try await Console.run { try await store.setPaused(true, queue: name) }
             print("queue \(name) paused")
         }
     }
 
-    struct Resume: ParsableCommand {
+    struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Claim jobs from a paused queue again.")
         @Argument(help: "The queue.") var name: String
         @OptionGroup var database: DatabaseOption
 
-        func run() throws {
+        func run() async throws {
             let store = try database.open(create: false, write: true)
-            try Console.run { try store.setPaused(false, queue: name) }
+            try await Console.run { try await store.setPaused(false, queue: name) }
             print("queue \(name) resumed")
         }
     }
 
-    struct Limit: ParsableCommand {
+    struct Limit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Refuse enqueues (exit 75) once a queue has this many pending jobs; 'none' removes the limit.")
         @Argument(help: "The queue.") var name: String
@@ -44,9 +44,9 @@ struct QueueCommand: ParsableCommand {
             }
         }
 
-        func run() throws {
+        func run() async throws {
             let store = try database.open(create: false, write: true)
-            try Console.run { try store.setMaxPending(Int(limit), queue: name) }
+            try await Console.run { try await store.setMaxPending(Int(limit), queue: name) }
             print("queue \(name) limit \(limit)")
         }
     }

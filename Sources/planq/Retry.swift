@@ -3,7 +3,7 @@ import PlanCore
 import PlanStore
 
 /// Retries a failed or cancelled job.
-struct Retry: ParsableCommand {
+struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Put a failed or cancelled job back to pending, due now.",
         discussion: """
@@ -18,9 +18,9 @@ struct Retry: ParsableCommand {
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false, write: true)
-        let id = try Console.run { try store.retry(job.reference, fromStep: from) }
+        let id = try await Console.run { try await store.retry(job.reference, fromStep: from) }
         if output.json { Console.printJSON(["id": .integer(id), "state": "pending"]) } else { print("job \(id) is pending") }
     }
 }

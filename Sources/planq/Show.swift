@@ -3,16 +3,16 @@ import PlanCore
 import PlanStore
 
 /// Shows one job.
-struct Show: ParsableCommand {
+struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one job: plan, state, every step's outcome, its history.")
 
     @OptionGroup var job: JobSelector
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false)
-        let detail = try Console.run { try store.detail(job.reference) }
+        let detail = try await Console.run { try await store.detail(job.reference) }
         if output.json {
             Console.printJSON(detail.json)
             return
@@ -27,7 +27,7 @@ struct Show: ParsableCommand {
         print("\nsteps")
         let steps: [[String]] = detail.steps.map { step in
             let shown: JSONValue? = step.output ?? step.error
-            return [step.id, step.outcome ?? "running", String(step.attempts), shown?.canonicalText ?? ""]
+            return [step.id, step.outcome?.rawValue ?? "running", String(step.attempts), shown?.canonicalText ?? ""]
         }
         print(Table.render(header: ["STEP", "OUTCOME", "ATTEMPTS", "OUTPUT / ERROR"], rows: steps))
         print("\nevents")

@@ -3,16 +3,16 @@ import PlanCore
 import PlanStore
 
 /// Counts by queue and state.
-struct Stats: ParsableCommand {
+struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Counts by queue and state, the oldest due pending job's age, and the last minute's throughput.")
 
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false)
-        let stats = try Console.run { try store.stats() }
+        let stats = try await Console.run { try await store.stats() }
         if output.json {
             Console.printJSON([
                 "queues": .array(stats.queues.map { queue in

@@ -4,7 +4,7 @@ import PlanCore
 import PlanStore
 
 /// Blocks until a job ends.
-struct Wait: ParsableCommand {
+struct Wait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Wait until a job ends: exit 0 if it succeeded, 1 if it failed or was cancelled, 124 on --timeout.")
 
@@ -18,12 +18,12 @@ struct Wait: ParsableCommand {
         if let timeout, PlanDuration(timeout) == nil { throw ValidationError("--timeout \"\(timeout)\" is not a duration such as 30s") }
     }
 
-    func run() throws {
+    func run() async throws {
         let store = try database.open(create: false)
         let deadline = timeout.flatMap(PlanDuration.init).map { ContinuousClock.now + $0.duration }
         var pause = Duration.milliseconds(20)
         while true {
-            let state = try Console.run { try store.state(of: job.reference) }
+            let state = try await Console.run { try await store.state(of: job.reference) }
             if state.isFinished {
                 if output.json { Console.printJSON(["state": .string(state.rawValue)]) } else { print(state.rawValue) }
                 if state != .succeeded { throw ExitCode.failure }
@@ -33,7 +33,7 @@ struct Wait: ParsableCommand {
                 Console.complain("job \(job.reference) is still \(state.rawValue) after \(timeout!)")
                 throw ExitCode(124)
             }
-            Thread.sleep(forTimeInterval: pause.seconds)
+            try await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(250))
         }
     }

@@ -90,7 +90,7 @@ private let fixedOneSecond = RetryPolicy(
 
 extension Result where Failure == ErrInfo {
     var failureCode: String? {
-        if case .failure(let error) = self { return error.code }
+        if case .failure(let error) = self { return error.code.rawValue }
         return nil
     }
 }

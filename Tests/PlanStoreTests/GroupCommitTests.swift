@@ -1,22 +1,21 @@
 import Foundation
 import PlanCore
 @testable import PlanStore
-import Synchronization
 import Testing
 
 @Suite struct GroupCommit {
     @Test func concurrentWritesShareTransactionsAndAFailingOneFailsAlone() async throws {
         let database = TemporaryDatabase()
-        let store = try JobStore(StoreOptions(path: database.path, create: true, groupCommit: true))
-        _ = try store.enqueue((0..<64).map { samplePlan(key: "k\($0)") })
+        let store = try SQLiteStore(StoreOptions(path: database.path, create: true, groupCommit: true))
+        _ = try await store.enqueue((0..<64).map { samplePlan(key: "k\($0)") })
         let jobs = try await store.claim([("default", 64)], owner: me, lease: .seconds(60))
         #expect(jobs.count == 64)
         let outcomes = await withTaskGroup(of: Bool.self) { group in
             for (index, job) in jobs.enumerated() {
                 group.addTask {
                     // Every eighth write carries a stale token: it must fail, and only it.
-                    let token = index % 8 == 0 ? job.token + 1 : job.token
-                    return (try? await store.beginStep(jobID: job.id, token: token, stepKey: "s0", attempt: 1)) != nil
+                    let lease = Lease.ID(jobID: job.jobID, token: index % 8 == 0 ? job.id.token + 1 : job.id.token)
+                    return (try? await store.commit([.stepStarted("s0", attempt: 1, at: .now())], of: lease)) != nil
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -31,16 +30,16 @@ import Testing
 
     @Test func writesSubmittedWhileATransactionRunsJoinItAndAFailingOneFailsAlone() async throws {
         let database = TemporaryDatabase()
-        let store = try JobStore(StoreOptions(path: database.path, create: true, groupCommit: true))
+        let store = try SQLiteStore(StoreOptions(path: database.path, create: true, groupCommit: true))
         let committer = try #require(store.committer)
         let before = committer.transactions
         let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
         // The first operation holds its transaction open until the other two are queued behind it
         // (the first time: the failing one makes the writer run the batch again, with savepoints).
-        let firstRun = Atomic(true)
+        let firstRun = Locked(true)
         let first = Task {
             try await store.commit { connection in
-                if firstRun.exchange(false, ordering: .relaxed) {
+                if firstRun.withLock({ first in defer { first = false }; return first }) {
                     startedSignal.yield()
                     let deadline = ContinuousClock.now + .seconds(10)
                     while committer.waiting < 2 && ContinuousClock.now < deadline { usleep(1000) }
@@ -61,14 +60,14 @@ import Testing
 
     @Test func blockingWritesFromManyThreadsAllCommit() async throws {
         let database = TemporaryDatabase()
-        let store = try JobStore(StoreOptions(path: database.path, create: true, groupCommit: true))
+        let store = try SQLiteStore(StoreOptions(path: database.path, create: true, groupCommit: true))
         let created = await withTaskGroup(of: Bool.self) { group in
             for index in 0..<32 {
                 group.addTask {
                     await withCheckedContinuation { continuation in
                         Thread.detachNewThread {
-                            let result = try? store.enqueue([samplePlan(key: "t\(index)")])
-                            continuation.resume(returning: result?.first?.created == true)
+                            let result = try? store.write { try $0.query("INSERT INTO queues (name) VALUES (?)", [.text("t\(index)")]) }
+                            continuation.resume(returning: result != nil)
                         }
                     }
                 }
@@ -76,7 +75,6 @@ import Testing
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(created.allSatisfy { $0 } && created.count == 32)
-        #expect(database.scalar("SELECT count(*) FROM jobs") == "32")
-        #expect(database.scalar("SELECT count(*) FROM job_events WHERE kind = 'enqueued'") == "32")
+        #expect(database.scalar("SELECT count(*) FROM queues") == "32")
     }
 }

@@ -11,44 +11,44 @@ import Testing
     func aDeviceIsRefusedAndNeverChmodded(create: Bool) throws {
         var before = stat()
         stat("/dev/null", &before)
-        #expect(throws: StoreError.self) { try JobStore(StoreOptions(path: "/dev/null", create: create)) }
+        #expect(throws: StoreError.self) { try SQLiteStore(StoreOptions(path: "/dev/null", create: create)) }
         var after = stat()
         stat("/dev/null", &after)
         #expect(after.st_mode == before.st_mode)
         do {
-            _ = try JobStore(StoreOptions(path: "/dev/null", create: create))
+            _ = try SQLiteStore(StoreOptions(path: "/dev/null", create: create))
         } catch {
             #expect(error.isFault)
             #expect(error.description.contains("character device"))
         }
     }
 
-    @Test func aFIFOOrADirectoryIsRefusedWithoutBlocking() throws {
+    @Test func aFIFOOrADirectoryIsRefusedWithoutBlocking() async throws {
         let database = TemporaryDatabase()
         let fifo = database.folder.appendingPathComponent("fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)
         for path in [fifo, database.folder.path] {
             for create in [true, false] {
-                #expect(throws: StoreError.self) { try JobStore(StoreOptions(path: path, create: create)) }
+                #expect(throws: StoreError.self) { try SQLiteStore(StoreOptions(path: path, create: create)) }
             }
         }
     }
 
-    @Test func aSymlinkToADatabaseIsFine() throws {
+    @Test func aSymlinkToADatabaseIsFine() async throws {
         let database = TemporaryDatabase()
-        _ = try database.open()
+        _ = try database.openSQLite()
         let link = database.folder.appendingPathComponent("link.db").path
         #expect(symlink(database.path, link) == 0)
-        _ = try JobStore(StoreOptions(path: link, create: false))
+        _ = try SQLiteStore(StoreOptions(path: link, create: false))
     }
 
     @Test(arguments: ["", "PRAGMA user_version = 1", "PRAGMA journal_mode = WAL; CREATE TABLE schema_migrations (x)"])
-    func aHalfCreatedDatabaseIsRefusedByReadersAndFinishedByWriters(setup: String) throws {
+    func aHalfCreatedDatabaseIsRefusedByReadersAndFinishedByWriters(setup: String) async throws {
         let database = TemporaryDatabase()
         FileManager.default.createFile(atPath: database.path, contents: nil)
         if !setup.isEmpty { database.execute(setup) }
         do {
-            _ = try JobStore(StoreOptions(path: database.path, create: false))
+            _ = try SQLiteStore(StoreOptions(path: database.path, create: false))
             Issue.record("a reader opened a database with no tables")
         } catch {
             guard case .notInitialized = error else {
@@ -58,36 +58,26 @@ import Testing
             }
         }
         if setup.contains("schema_migrations") { return }
-        let store = try database.open()
-        #expect(try store.enqueue([samplePlan(key: "k")])[0].created)
-        _ = try JobStore(StoreOptions(path: database.path, create: false))
+        let store = try database.openSQLite()
+        #expect(try await store.enqueue([samplePlan(key: "k")])[0].created)
+        _ = try SQLiteStore(StoreOptions(path: database.path, create: false))
     }
 
     @Test func storedJSONThatDoesNotParseIsAStoreErrorNeverAString() async throws {
         let database = TemporaryDatabase()
-        let store = try database.open()
-        let id = try store.enqueue([samplePlan(key: "k")])[0].id
+        let store = try database.openSQLite()
+        let id = try await store.enqueue([samplePlan(key: "k")])[0].id
         let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
-        try await store.beginStep(jobID: id, token: job.token, stepKey: "s0", attempt: 1)
+        try await job.beginStep("s0", attempt: 1)
         let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
         database.execute("UPDATE step_results SET outcome = 'ok', output = '\(deep)' WHERE job_id = \(id)")
         #expect(throws: StoreError.self) { try store.stepRecord(jobID: id, stepKey: "s0") }
-        #expect(throws: StoreError.self) { try store.detail(.id(id)) }
+        await #expect(throws: StoreError.self) { try await store.detail(.id(id)) }
     }
 
-    @Test func aJobWhosePlanCannotBeReadFailsInsteadOfBeingClaimedForever() async throws {
+    @Test func theCascadeOfAPruneIsAnIndexLookup() async throws {
         let database = TemporaryDatabase()
-        let store = try database.open()
-        let id = try store.enqueue([samplePlan(key: "k")])[0].id
-        database.execute(#"UPDATE jobs SET plan = '{"version":9,"steps":[]}' WHERE id = \#(id)"#)
-        #expect(try await store.claim([("default", 1)], owner: me, lease: .seconds(30)).isEmpty)
-        #expect(try store.state(of: .id(id)) == .failed)
-        #expect(database.scalar("SELECT last_error ->> '$.code' FROM jobs WHERE id = \(id)") == "plan_unreadable")
-    }
-
-    @Test func theCascadeOfAPruneIsAnIndexLookup() throws {
-        let database = TemporaryDatabase()
-        _ = try database.open()
+        _ = try database.openSQLite()
         var handle: OpaquePointer?
         sqlite3_open(database.path, &handle)
         defer { sqlite3_close(handle) }
@@ -101,20 +91,20 @@ import Testing
 
     @Test func pruneCountsOnADryRunAndDeletesInBatches() async throws {
         let database = TemporaryDatabase()
-        let store = try database.open()
+        let store = try database.openSQLite()
         let plans = (0..<450).map { samplePlan(key: "k\($0)", steps: 2) }
-        _ = try store.enqueue(plans)
+        _ = try await store.enqueue(plans)
         database.execute("""
             UPDATE jobs SET state = 'succeeded', finished_at = '2020-01-01T00:00:00.000Z';
             INSERT INTO step_results (job_id, step_id, attempt, outcome, output, started_at, finished_at, lease_token)
                 SELECT id, 's0', 1, 'ok', '1', '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z', 1 FROM jobs;
             """)
-        _ = try store.enqueue([samplePlan(key: "live")])
+        _ = try await store.enqueue([samplePlan(key: "live")])
         let cutoff = Timestamp.now()
-        let candidates = try store.pruneCandidates(finishedBefore: cutoff)
+        let candidates = try await store.pruneCandidates(finishedBefore: cutoff)
         #expect(candidates.jobs == 450 && candidates.stepResults == 450 && candidates.events == 450)
         #expect(database.scalar("SELECT count(*) FROM jobs") == "451")
-        #expect(try store.prune(finishedBefore: cutoff, batch: 100) == 450)
+        #expect(try await store.prune(finishedBefore: cutoff, batch: 100) == 450)
         #expect(database.scalar("SELECT count(*) FROM jobs") == "1")
         #expect(database.scalar("SELECT count(*) FROM step_results") == "0")
         #expect(database.scalar("SELECT count(*) FROM job_events") == "1")

@@ -3,7 +3,7 @@ import CSQLite
 import Testing
 
 @Suite struct SQLiteLayer {
-    @Test func bindsAndReadsEveryStorageClass() throws {
+    @Test func bindsAndReadsEveryStorageClass() async throws {
         let database = TemporaryDatabase()
         let connection = try Connection(path: database.path, create: true, groupWritable: false, durability: .full, busyTimeoutMilliseconds: 100)
         try connection.execute("CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n ANY) STRICT")
@@ -15,17 +15,17 @@ import Testing
         #expect(try connection.query("SELECT s, typeof(s) FROM t WHERE i > 0 ORDER BY i").map(\.values)
             == [[.text(""), .text("text")], [.text("small"), .text("text")]], "an empty string is text, not NULL")
         #expect(try connection.statement("SELECT i FROM t") === connection.statement("SELECT i FROM t"), "statements are cached")
-        #expect(try connection.query("PRAGMA synchronous")[0].int(0) == 2, "FULL")
-        #expect(try connection.query("PRAGMA foreign_keys")[0].int(0) == 1)
+        #expect(try connection.query("PRAGMA synchronous")[0].int("synchronous") == 2, "FULL")
+        #expect(try connection.query("PRAGMA foreign_keys")[0].int("foreign_keys") == 1)
     }
 
-    @Test func normalDurabilityIsAnOptIn() throws {
+    @Test func normalDurabilityIsAnOptIn() async throws {
         let database = TemporaryDatabase()
         let connection = try Connection(path: database.path, create: true, groupWritable: false, durability: .normal, busyTimeoutMilliseconds: 100)
-        #expect(try connection.query("PRAGMA synchronous")[0].int(0) == 1, "NORMAL")
+        #expect(try connection.query("PRAGMA synchronous")[0].int("synchronous") == 1, "NORMAL")
     }
 
-    @Test func errorsKeepTheExtendedCodeAndTheSQLButNeverTheValues() throws {
+    @Test func errorsKeepTheExtendedCodeAndTheSQLButNeverTheValues() async throws {
         let database = TemporaryDatabase()
         let connection = try Connection(path: database.path, create: true, groupWritable: false, durability: .full, busyTimeoutMilliseconds: 100)
         try connection.execute("CREATE TABLE t (k TEXT UNIQUE)")
@@ -39,7 +39,7 @@ import Testing
         }
     }
 
-    @Test func aLockHeldPastTheBusyTimeoutIsABusyError() throws {
+    @Test func aLockHeldPastTheBusyTimeoutIsABusyError() async throws {
         let database = TemporaryDatabase()
         let holder = try Connection(path: database.path, create: true, groupWritable: false, durability: .full, busyTimeoutMilliseconds: 100)
         let waiter = try Connection(path: database.path, create: false, groupWritable: false, durability: .full, busyTimeoutMilliseconds: 100)

@@ -16,9 +16,12 @@ final class TemporaryDatabase {
 
     deinit { try? FileManager.default.removeItem(at: folder) }
 
-    func open(groupWritable: Bool = false) throws -> JobStore {
-        try JobStore(StoreOptions(path: path, create: true, groupWritable: groupWritable))
+    func open(groupWritable: Bool) throws -> SQLiteStore {
+        try SQLiteStore(StoreOptions(path: path, create: true, groupWritable: groupWritable))
     }
+
+    /// The SQLite store itself, for tests of what only it has.
+    func openSQLite() throws -> SQLiteStore { try open(groupWritable: false) }
 
     /// Runs SQL on its own raw connection, as an operator's `sqlite3` would.
     func execute(_ sql: String) {

@@ -12,29 +12,29 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-begun-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let store = try JobStore(StoreOptions(path: folder.appendingPathComponent("q.db").path, create: true, groupCommit: true))
+        let store = try SQLiteStore(StoreOptions(path: folder.appendingPathComponent("q.db").path, create: true, groupCommit: true))
         func plan(_ key: String, input: String) throws -> PlanDescription {
             try PlanDescription.decode(Array(#"{"version":1,"idempotency_key":"\#(key)","steps":[{"id":"a","call":"echo","input":\#(input)}]}"#.utf8),
                                        newKey: { "" })
         }
-        let ok = try store.enqueue([try plan("ok", input: "1")])[0].id
+        let ok = try await store.enqueue([try plan("ok", input: "1")])[0].id
         // The input names a part of the job's input that is not there: the step is never called.
-        let broken = try store.enqueue([try plan("broken", input: #"{"$input":"/missing"}"#)])[0].id
+        let broken = try await store.enqueue([try plan("broken", input: #"{"$input":"/missing"}"#)])[0].id
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []), configuration: WorkerConfiguration(concurrency: 2, drain: true),
                             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await worker.run()
 
-        let done = try store.detail(.id(ok))
+        let done = try await store.detail(.id(ok))
         #expect(done.summary.state == .succeeded)
         #expect(done.events.map(\.kind) == ["enqueued", "claimed", "step_started", "step_succeeded", "succeeded"])
         #expect(done.steps.map(\.attempts) == [1])
 
-        let failed = try store.detail(.id(broken))
+        let failed = try await store.detail(.id(broken))
         #expect(failed.summary.state == .failed)
         #expect(failed.summary.errorCode == "invalid_input")
         #expect(failed.events.map(\.kind) == ["enqueued", "claimed", "step_started", "step_failed", "failed"])
         let step = try #require(failed.steps.first)
-        #expect(step.id == "a" && step.outcome == "error" && step.attempts == 1)
+        #expect(step.id == "a" && step.outcome == .error && step.attempts == 1)
         #expect(step.error?.objectValue?["code"] == "invalid_input")
     }
 }

@@ -14,7 +14,7 @@ import Testing
         let sent = Locked<[String]>([])
 
         // --- as in the README ---
-        let store = try JobStore(StoreOptions(path: folder.appendingPathComponent("app.db").path, create: true))
+        let store = try SQLiteStore(StoreOptions(path: folder.appendingPathComponent("app.db").path, create: true))
         var registry = Builtins.registry(allowExec: [])
         registry.register(Capability("mail.send") { input, context in
             guard let to = input.objectValue?["to"]?.stringValue else {
@@ -30,10 +30,10 @@ import Testing
         let plan = try PlanDescription.decode(
             Array(#"{"version":1,"idempotency_key":"welcome-1","steps":[{"id":"mail","call":"mail.send","input":{"to":"ada@example.com"}}]}"#.utf8),
             newKey: { "" })
-        _ = try store.enqueue([plan])
+        _ = try await store.enqueue([plan])
         try await worker.run()
         #expect(sent.withLock { $0 } == ["ada@example.com welcome-1/mail"])
-        #expect(try store.state(of: .key("welcome-1")) == .succeeded)
-        #expect(try store.capabilities().map(\.name).contains("mail.send"))
+        #expect(try await store.state(of: .key("welcome-1")) == .succeeded)
+        #expect(try await store.capabilities().map(\.name).contains("mail.send"))
     }
 }

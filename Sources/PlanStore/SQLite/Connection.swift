@@ -8,13 +8,13 @@ public enum Durability: String, Sendable, CaseIterable {
 }
 
 /// One SQLite connection with its cached statements. Not thread-safe: one owner at a time.
-final class Connection {
+package final class Connection {
     let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
 
     /// Opens `path`; with `create`, makes the file first (mode 0600, or 0660 when `groupWritable`).
     /// WAL, foreign keys, `busy_timeout`, and `synchronous` as `durability` says.
-    init(path: String, create: Bool, groupWritable: Bool, durability: Durability, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+    package init(path: String, create: Bool, groupWritable: Bool, durability: Durability, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
         Self.configureLibrary
         if create && access(path, F_OK) != 0 { try Self.createFile(path, groupWritable: groupWritable) }
         var handle: OpaquePointer?
@@ -79,7 +79,7 @@ final class Connection {
     }
 
     /// Runs SQL that returns no rows; may hold several statements.
-    func execute(_ sql: String) throws(SQLiteError) {
+    package func execute(_ sql: String) throws(SQLiteError) {
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(handle, sql, nil, nil, &message)
         guard code == SQLITE_OK else {
@@ -99,31 +99,32 @@ final class Connection {
 
     /// Runs `sql` with `values` and returns every row.
     @discardableResult
-    func query(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [Row] {
+    package func query(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [Row] {
         let statement = try statement(sql)
         try statement.bind(values)
         defer { sqlite3_reset(statement.handle) }
         var rows: [Row] = []
         let count = statement.columnCount
+        let names = statement.columnNames
         while try statement.step() {
-            rows.append(Row(values: (0..<count).map(statement.column)))
+            rows.append(Row(values: (0..<count).map(statement.column), columns: names))
         }
         return rows
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    package var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
     /// (Transaction statements go through the statement cache too: parsing them costs as much as running them.)
-    func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+    package func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         try query("BEGIN IMMEDIATE")
         do {
             let value = try body()
             try query("COMMIT")
             return value
         } catch {
-            try? query("ROLLBACK")
+            _ = try? query("ROLLBACK")
             throw error
         }
     }

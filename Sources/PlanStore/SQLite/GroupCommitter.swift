@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 
 /// Group commit: write operations submitted from many tasks and threads are packed by one writer
@@ -23,20 +22,20 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    private let connection: SerialConnection
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let pending = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var queue: [Request] = []
-    private var stopping = false
-    private var thread: pthread_t?
-    /// The most operations one transaction took, and how many transactions ran (for tests).
-    private(set) var largestBatch = 0
-    private(set) var transactions = 0
+    private struct State {
+        var queue: [Request] = []
+        var stopping = false
+        /// The most operations one transaction took, and how many transactions ran (for tests).
+        var largestBatch = 0
+        var transactions = 0
+    }
 
-    init(connection: SerialConnection) {
+    private let connection: Locked<Connection>
+    private let state = Locked(State())
+    private let thread = Locked<pthread_t?>(nil)
+
+    init(connection: Locked<Connection>) {
         self.connection = connection
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(pending, nil)
         var handle = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         pthread_create(&handle, nil, { raw in
@@ -44,18 +43,10 @@ final class GroupCommitter: @unchecked Sendable {
             committer.loop()
             return nil
         }, context)
-        thread = handle
+        thread.withLock { $0 = handle }
     }
 
     /// Names the calling thread, as `top -H`, `ps -L` and `perf` show it.
-    /// The writer thread holds the committer until it returns, so this runs after it stopped.
-    deinit {
-        pthread_cond_destroy(pending)
-        pending.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
     private static func nameThread(_ name: String) {
         let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return }
@@ -67,10 +58,10 @@ final class GroupCommitter: @unchecked Sendable {
     /// Runs `body` in the next group transaction and returns its result once that committed;
     /// blocks the calling thread until then.
     func submit<T>(_ body: @escaping (Connection) throws -> T) throws -> T {
-        let done = DispatchSemaphore(value: 0)
-        let request = Request(body: { try body($0) }, completion: { _ in done.signal() })
+        let done = Locked(false)
+        let request = Request(body: { try body($0) }, completion: { _ in done.withLock { $0 = true } })
         enqueue(request)
-        done.wait()
+        done.wait(until: { $0 }, then: { _ in })
         return try request.result.get() as! T
     }
 
@@ -83,57 +74,43 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private func enqueue(_ request: Request) {
-        pthread_mutex_lock(mutex)
-        queue.append(request)
-        pthread_cond_signal(pending)
-        pthread_mutex_unlock(mutex)
+        state.withLock { $0.queue.append(request) }
     }
 
     /// Stops the writer thread once the queue is empty.
     func stop() {
-        pthread_mutex_lock(mutex)
-        stopping = true
-        pthread_cond_signal(pending)
-        pthread_mutex_unlock(mutex)
-        if let thread { pthread_join(thread, nil) }
-        thread = nil
+        state.withLock { $0.stopping = true }
+        if let thread = thread.withLock({ thread in defer { thread = nil }; return thread }) { pthread_join(thread, nil) }
     }
 
     private func loop() {
         Self.nameThread("planq-writer")
         while true {
-            pthread_mutex_lock(mutex)
-            while queue.isEmpty && !stopping { pthread_cond_wait(pending, mutex) }
-            if queue.isEmpty && stopping {
-                pthread_mutex_unlock(mutex)
-                return
+            let taken = state.wait(until: { !$0.queue.isEmpty || $0.stopping }) { state -> [Request]? in
+                if state.queue.isEmpty { return nil }
+                defer { state.queue.removeAll(keepingCapacity: true) }
+                state.transactions += 1
+                return state.queue
             }
-            var batch = queue
-            queue.removeAll(keepingCapacity: true)
-            transactions += 1
-            pthread_mutex_unlock(mutex)
+            guard var batch = taken else { return }
             run(&batch)
-            pthread_mutex_lock(mutex)
-            largestBatch = max(largestBatch, batch.count)
-            pthread_mutex_unlock(mutex)
+            state.withLock { $0.largestBatch = max($0.largestBatch, batch.count) }
             for request in batch { request.completion(request.result) }
         }
     }
 
     /// Operations submitted and not yet taken by a transaction (for tests).
-    var waiting: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return queue.count
-    }
+    var waiting: Int { state.withLock { $0.queue.count } }
+    var largestBatch: Int { state.withLock { $0.largestBatch } }
+    var transactions: Int { state.withLock { $0.transactions } }
 
     /// What was submitted since the batch was taken, up to `limit`.
     private func takeArrivals(limit: Int) -> [Request] {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        let taken = Array(queue.prefix(limit))
-        queue.removeFirst(taken.count)
-        return taken
+        state.withLock { state in
+            let taken = Array(state.queue.prefix(limit))
+            state.queue.removeFirst(taken.count)
+            return taken
+        }
     }
 
     /// Runs the batch in one transaction. First without savepoints (they copy every page an
@@ -143,7 +120,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Operations are functions of the database and their captured values, so running one again
     /// gives the same outcome.
     private func run(_ batch: inout [Request]) {
-        connection.withConnection { connection in
+        connection.withLock { connection in
             if !transaction(&batch, connection, savepoints: false) && batch.count > 1 {
                 _ = transaction(&batch, connection, savepoints: true)
             }
@@ -173,11 +150,11 @@ final class GroupCommitter: @unchecked Sendable {
             } catch {
                 request.result = .failure(error)
                 guard savepoints else {
-                    try? connection.query("ROLLBACK")
+                    _ = try? connection.query("ROLLBACK")
                     return false
                 }
-                try? connection.query("ROLLBACK TO operation")
-                try? connection.query("RELEASE operation")
+                _ = try? connection.query("ROLLBACK TO operation")
+                _ = try? connection.query("RELEASE operation")
             }
             // What arrived while this transaction ran joins it: the commit (and its fsync) serves it too.
             if next == batch.count && !savepoints && batch.count < absorbLimit {
@@ -187,7 +164,7 @@ final class GroupCommitter: @unchecked Sendable {
         do {
             try connection.query("COMMIT")
         } catch {
-            try? connection.query("ROLLBACK")
+            _ = try? connection.query("ROLLBACK")
             for request in batch { request.result = .failure(error) }
         }
         return true

@@ -1,9 +1,10 @@
 import CSQLite
+import PlanCore
 
 let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
 /// A value bound to or read from a statement.
-enum SQLValue: Equatable {
+package enum SQLValue: Equatable {
     case null
     case integer(Int64)
     case real(Double)
@@ -81,19 +82,71 @@ final class Statement {
     }
 
     var columnCount: Int32 { sqlite3_column_count(handle) }
+
+    /// The names of the result columns (an `AS` alias where the query gives one).
+    private(set) lazy var columnNames: [String] = (0..<columnCount).map { String(cString: sqlite3_column_name(handle, $0)) }
 }
 
-/// One result row, read by column index.
-struct Row {
+/// One result row, read by column name. A column the query does not return is a programming
+/// error; a NULL or mistyped value where the schema promises one is a damaged database
+/// (`StoreError.corruptValue`), never a crash.
+package struct Row {
     let values: [SQLValue]
+    /// The statement's column names, shared by its rows.
+    let columns: [String]
 
-    func int(_ index: Int) -> Int64? {
-        if case .integer(let value) = values[index] { return value }
-        return nil
+    package subscript(_ name: String) -> SQLValue {
+        guard let index = columns.firstIndex(of: name) else { preconditionFailure("the query returns no column \(name)") }
+        return values[index]
     }
 
-    func text(_ index: Int) -> String? {
-        if case .text(let value) = values[index] { return value }
-        return nil
+    /// The integer in column `name`, or `nil` when it is NULL.
+    package func optionalInt(_ name: String) throws(StoreError) -> Int64? {
+        switch self[name] {
+        case .null: return nil
+        case .integer(let value): return value
+        default: throw .corruptValue("column \(name) holds \(self[name]), not an integer")
+        }
+    }
+
+    /// The text in column `name`, or `nil` when it is NULL.
+    package func optionalText(_ name: String) throws(StoreError) -> String? {
+        switch self[name] {
+        case .null: return nil
+        case .text(let value): return value
+        default: throw .corruptValue("column \(name) holds \(self[name]), not text")
+        }
+    }
+
+    /// The integer in column `name`, which must not be NULL.
+    package func int(_ name: String) throws(StoreError) -> Int64 {
+        guard let value = try optionalInt(name) else { throw .corruptValue("column \(name) is NULL") }
+        return value
+    }
+
+    /// The text in column `name`, which must not be NULL.
+    package func text(_ name: String) throws(StoreError) -> String {
+        guard let value = try optionalText(name) else { throw .corruptValue("column \(name) is NULL") }
+        return value
+    }
+
+    /// The stored JSON in column `name`, or `nil` when it is NULL.
+    package func json(_ name: String) throws(StoreError) -> JSONValue? {
+        guard let text = try optionalText(name) else { return nil }
+        return try JSONValue(stored: text)
+    }
+
+    /// The time in column `name`, or `nil` when it is NULL.
+    package func time(_ name: String) throws(StoreError) -> Timestamp? {
+        guard let text = try optionalText(name) else { return nil }
+        guard let time = Timestamp(rfc3339: text) else { throw .corruptValue("column \(name) holds \(text.quoted), not a time") }
+        return time
+    }
+
+    /// A `JobState` column.
+    package func state(_ name: String = "state") throws(StoreError) -> JobState {
+        let text = try text(name)
+        guard let state = JobState(rawValue: text) else { throw .corruptValue("column \(name) holds \(text.quoted), not a job state") }
+        return state
     }
 }

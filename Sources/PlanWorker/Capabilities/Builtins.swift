@@ -29,7 +29,7 @@ public enum Builtins {
         var retryable = false
         if case .bool(let value)? = members["retryable"] { retryable = value }
         return .failure(ErrInfo(
-            code: members["code"]?.stringValue ?? "failed",
+            code: ErrorCode(rawValue: members["code"]?.stringValue ?? "failed"),
             message: members["message"]?.stringValue ?? "failed on purpose",
             retryable: retryable))
     }

@@ -55,7 +55,7 @@ struct ChildEnvironment: Sendable {
     func build(plan env: [String: String], planq: [String: String]) -> Result<[String: String], ErrInfoMessage> {
         var result = base
         for name in env.keys.sorted() {
-            if let problem = refusal(of: name) { return .failure(ErrInfoMessage(code: "env_not_allowed", message: problem)) }
+            if let problem = refusal(of: name) { return .failure(ErrInfoMessage(code: .envNotAllowed, message: problem)) }
             result[name] = env[name]
         }
         for (name, value) in planq { result[name] = value }
@@ -65,6 +65,6 @@ struct ChildEnvironment: Sendable {
 
 /// A code and a message, to become a non-retryable `ErrInfo`.
 struct ErrInfoMessage: Error {
-    let code: String
+    let code: ErrorCode
     let message: String
 }

@@ -90,7 +90,7 @@ struct HTTPRequest {
             do {
                 buffer = try await response.body.collect(upTo: bodyCap)
             } catch is NIOTooManyBytesError {
-                return .failure(ErrInfo(code: "response_too_large", message: "http.request: the response body is over \(bodyCap) bytes", retryable: false))
+                return .failure(ErrInfo(code: .responseTooLarge, message: "http.request: the response body is over \(bodyCap) bytes", retryable: false))
             }
             let text = String(buffer: buffer)
             let isJSON = response.headers.first(name: "Content-Type")?.lowercased().contains("json") ?? false
@@ -100,12 +100,12 @@ struct HTTPRequest {
             let value: JSONValue = ["status": .integer(Int64(status)), "headers": .object(headers), "body": body]
             guard expected?.contains(status) ?? (200..<400).contains(status) else {
                 let retryable = status >= 500 || status == 408 || status == 429
-                return .failure(ErrInfo(code: "http_status", message: "\(request.method.rawValue) \(url) answered \(status)", retryable: retryable, details: value))
+                return .failure(ErrInfo(code: .httpStatus, message: "\(request.method.rawValue) \(url) answered \(status)", retryable: retryable, details: value))
             }
             return .success(value)
         } catch {
             if Task.isCancelled { return .failure(.cancelled) }
-            return .failure(ErrInfo(code: "transport", message: "http.request: \(request.method.rawValue) \(url): \(error)", retryable: true))
+            return .failure(ErrInfo(code: .transport, message: "http.request: \(request.method.rawValue) \(url): \(error)", retryable: true))
         }
     }
 }

@@ -55,7 +55,7 @@ struct ProcessRun {
         if let problem = Self.pathProblem(argv[0]) { return invalid("argv[0] \(argv[0].quoted) \(problem)") }
         guard allowed.contains(where: { fnmatch($0, argv[0], FNM_PATHNAME) == 0 }) else {
             return .failure(ErrInfo(
-                code: "exec_not_allowed", message: "process.run: \(argv[0].quoted) is not allowed; start the worker with --allow-exec \(argv[0].printable)",
+                code: .execNotAllowed, message: "process.run: \(argv[0].quoted) is not allowed; start the worker with --allow-exec \(argv[0].printable)",
                 retryable: false))
         }
         var planEnv: [String: String] = [:]
@@ -104,14 +104,14 @@ struct ProcessRun {
                 return .success(.object(value))
             case .exited(let code):
                 value["exit_code"] = .integer(Int64(code))
-                return .failure(ErrInfo(code: "exit_status", message: "\(argv[0]) exited with status \(code)", retryable: true, details: .object(value)))
+                return .failure(ErrInfo(code: .exitStatus, message: "\(argv[0]) exited with status \(code)", retryable: true, details: .object(value)))
             case .signaled(let signal):
                 value["signal"] = .integer(Int64(signal))
-                return .failure(ErrInfo(code: "exit_status", message: "\(argv[0]) was killed by signal \(signal)", retryable: true, details: .object(value)))
+                return .failure(ErrInfo(code: .exitStatus, message: "\(argv[0]) was killed by signal \(signal)", retryable: true, details: .object(value)))
             }
         } catch {
             if Task.isCancelled { return .failure(.cancelled) }
-            return .failure(ErrInfo(code: "exec_failed", message: "process.run: cannot run \(argv[0]): \(error)", retryable: false))
+            return .failure(ErrInfo(code: .execFailed, message: "process.run: cannot run \(argv[0]): \(error)", retryable: false))
         }
     }
 

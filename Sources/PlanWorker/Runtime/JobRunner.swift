@@ -5,7 +5,6 @@ import PlanStore
 /// Runs one claimed job to the end of this run and records how it ended: succeeded, failed,
 /// rescheduled for a retry, cancelled, or handed back on shutdown.
 struct JobRunner: Sendable {
-    let store: JobStore
     let registry: CapabilityRegistry
     let logger: Logger
     let random: UnitRandom
@@ -17,14 +16,14 @@ struct JobRunner: Sendable {
 
     /// `planEnded` is called once the plan is done and only its record is left to write: the slot
     /// is free then, and a claim for it can share the record's transaction.
-    func run(_ job: ClaimedJob, stop: StopSignal, planEnded: () -> Void) async {
+    func run(_ job: Lease, stop: StopSignal, planEnded: () -> Void) async {
         var logger = logger
-        logger[metadataKey: "job.id"] = "\(job.id)"
-        logger.info("job claimed", metadata: ["queue": "\(job.queue)", "run": "\(job.runs)", "token": "\(job.token)"])
-        let journal = StoreJournal(store: store, job: job, logger: logger, storeFault: storeFault)
+        logger[metadataKey: "job.id"] = "\(job.jobID)"
+        logger.info("job claimed", metadata: ["queue": "\(job.queue)", "run": "\(job.runs)", "token": "\(job.id.token)"])
+        let journal = StoreJournal(lease: job, logger: logger, storeFault: storeFault)
         let stepLogger = logger
         let plan = Rehydrator(
-            description: job.plan, jobID: job.id, registry: registry, journal: journal, clock: ContinuousClock(), limits: limits,
+            description: job.plan, jobID: job.jobID, registry: registry, journal: journal, clock: ContinuousClock(), limits: limits,
             log: { message, metadata in stepLogger.info("\(message)", metadata: metadata.mapValues { .string($0) }) }
         ).plan()
         let outcome = await Self.perform(plan, until: stop)
@@ -82,32 +81,32 @@ struct JobRunner: Sendable {
         }
     }
 
-    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: ClaimedJob, stop: StopReason?, carried: [RunWrite],
+    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: Lease, stop: StopReason?, carried: [RunWrite],
                         logger: Logger) async throws(StoreError) {
         switch (outcome, stop) {
         case (.success(let value), _):
-            try await store.finish(jobID: job.id, token: job.token, .succeeded(value), after: carried)
+            try await job.finish(.succeeded(value), after: carried)
             logger.info("job succeeded")
         case (_, .leaseLost?):
             logger.warning("job lease lost; another worker has it")
         case (.failure(let error), .cancelRequested?):
-            try await store.finish(jobID: job.id, token: job.token, .cancelled(error), after: carried)
+            try await job.finish(.cancelled(error), after: carried)
             logger.info("job cancelled")
         case (.failure, .shutdown?):
-            try await store.release(jobID: job.id, token: job.token, after: carried)
+            try await job.release(after: carried)
             logger.info("job released")
         case (.failure(let error), .storeFault?):
             // The store failed, not the plan: hand the run back with what it carried, uncounted.
-            try await store.release(jobID: job.id, token: job.token, after: carried)
+            try await job.release(after: carried)
             logger.warning("job released after a store error", metadata: ["error.message": "\(error.message)"])
         case (.failure(let error), nil):
             switch job.plan.decision(after: error, jobAttempt: job.runs, random: random()) {
             case .retry(let delay):
                 let runAt = Timestamp.now().adding(PlanDuration(delay))
-                try await store.reschedule(jobID: job.id, token: job.token, runAt: runAt, error: error, after: carried)
+                try await job.reschedule(runAt: runAt, error: error, after: carried)
                 logger.info("job retry scheduled", metadata: ["run_at": "\(runAt)", "error.code": "\(error.code)"])
             case .giveUp:
-                try await store.finish(jobID: job.id, token: job.token, .failed(error), after: carried)
+                try await job.finish(.failed(error), after: carried)
                 logger.error("job failed", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
             }
         }

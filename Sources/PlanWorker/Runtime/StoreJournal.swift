@@ -12,12 +12,10 @@ import PlanStore
 /// transaction fewer per step.
 ///
 /// The first execution of a fresh job's first step may have been begun by its claim
-/// (`ClaimedJob.begunStep`): beginning it then writes nothing, and if the run ends without
+/// (`Lease.begunStep`): beginning it then writes nothing, and if the run ends without
 /// beginning it, `takeCarried(endingWith:)` records that execution as failed with the run's error.
 final class StoreJournal: Journal {
-    let store: JobStore
-    let jobID: Int64
-    let token: Int64
+    let lease: Lease
     let logger: Logger
     private struct State {
         var records: [String: StepRecord]
@@ -35,13 +33,11 @@ final class StoreJournal: Journal {
     /// Told of every store fault a write meets, and (`nil`) of every write that goes through.
     let storeFault: @Sendable (StoreError?) -> Void
 
-    init(store: JobStore, job: ClaimedJob, logger: Logger, storeFault: @escaping @Sendable (StoreError?) -> Void = { _ in }) {
-        self.store = store
+    init(lease: Lease, logger: Logger, storeFault: @escaping @Sendable (StoreError?) -> Void = { _ in }) {
+        self.lease = lease
         self.storeFault = storeFault
-        jobID = job.id
-        token = job.token
         self.logger = logger
-        state = Locked(State(records: job.records, begunByClaim: job.begunStep))
+        state = Locked(State(records: lease.records, begunByClaim: lease.begunStep))
     }
 
     func record(of stepKey: String) async -> Result<StepRecord, ErrInfo> {
@@ -59,7 +55,7 @@ final class StoreJournal: Journal {
             }
             guard let stepKey = state.begunByClaim, let error else { return state.carried }
             logger.info("step ended before its call", metadata: ["step.id": "\(stepKey)", "error.code": "\(error.code)"])
-            return state.carried + [store.stepFinished(jobID: jobID, token: token, stepKey: stepKey, attempt: 1, outcome: .failure(error))]
+            return state.carried + [.stepFinished(stepKey, attempt: 1, outcome: .failure(error), at: .now())]
         }
     }
 
@@ -75,9 +71,9 @@ final class StoreJournal: Journal {
         // The claim's transaction committed this start (and no step before the first carries a write).
         let result = await call { () async throws(StoreError) in
             if !begunByClaim {
-                try await self.store.beginStep(jobID: self.jobID, token: self.token, stepKey: stepKey, attempt: attempt, after: carried)
+                try await self.lease.beginStep(stepKey, attempt: attempt, after: carried)
             } else if !carried.isEmpty {
-                try await self.store.commitRunWrites(carried)
+                try await self.lease.commit(carried)
             }
         }
         state.withLock { state in
@@ -102,7 +98,7 @@ final class StoreJournal: Journal {
                 "step.id": "\(stepKey)", "attempt": "\(attempt)", "error.code": "\(error.code)", "error.message": "\(error.message)",
             ])
         }
-        let write = store.stepFinished(jobID: jobID, token: token, stepKey: stepKey, attempt: attempt, outcome: outcome)
+        let write = RunWrite.stepFinished(stepKey, attempt: attempt, outcome: outcome, at: .now())
         let carried = state.withLock { state -> [RunWrite]? in
             state.inFlight -= 1
             switch outcome {
@@ -118,7 +114,7 @@ final class StoreJournal: Journal {
         }
         guard let carried else { return .success(()) }
         let result = await call { () async throws(StoreError) in
-            try await self.store.commitRunWrites(carried + [write])
+            try await self.lease.commit(carried + [write])
         }
         if case .failure = result {
             // Nothing committed: the outcome (a success above all) goes with the run's next write.
@@ -153,8 +149,8 @@ final class StoreJournal: Journal {
     /// A store failure as the error that ends the plan: `lease_lost` when fenced out, `store_error` otherwise.
     static func errInfo(_ error: StoreError) -> ErrInfo {
         if case .leaseLost = error {
-            return ErrInfo(code: "lease_lost", message: error.description, retryable: false)
+            return ErrInfo(code: .leaseLost, message: error.description, retryable: false)
         }
-        return ErrInfo(code: "store_error", message: error.description, retryable: true)
+        return ErrInfo(code: .storeError, message: error.description, retryable: true)
     }
 }

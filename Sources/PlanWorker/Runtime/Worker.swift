@@ -2,33 +2,34 @@ import Logging
 import PlanCore
 import PlanStore
 import ServiceLifecycle
-import Synchronization
 
 /// The worker daemon as a `Service`: claims due jobs into free slots, runs each plan against the
 /// registry, records every step, heartbeats leases, recovers other workers' expired or dead leases,
 /// and on graceful shutdown stops claiming, lets running jobs finish for `grace`, then hands the
 /// rest back. `run()` returns when shut down (or, with `drain`, when no work is left).
 public final class Worker: Service {
-    private let store: JobStore
+    private let store: any JobStore
     private let registry: CapabilityRegistry
     private let configuration: WorkerConfiguration
     private let logger: Logger
     private let notifier: SystemdNotifier
     private let owner = LeaseOwner.current()
     private let doorbell = Doorbell()
+    /// What happened off the loop's task (a job ended, the store changed, shutdown began), for its next turn.
+    private let inbox = Locked<[WorkerLoop<ContinuousClock.Instant>.Event]>([])
+    /// The running jobs, by id.
     private let running = Locked<[Int64: RunningJob]>([:])
-    private let stopping = Atomic<Bool>(false)
+    /// The service status changed (a store fault began or ended): send it on the loop's next turn.
+    private let statusStale = Locked(false)
+
+    private struct RunningJob {
+        let lease: Lease
+        let stop: StopSignal
+    }
     private let allocator = Locked(SlotAllocator())
     private let health = Locked(StoreHealth())
 
-    private struct RunningJob {
-        let token: Int64
-        let queue: String
-        let stop: StopSignal
-        var lastBeat: ContinuousClock.Instant
-    }
-
-    public init(store: JobStore, registry: CapabilityRegistry, configuration: WorkerConfiguration, logger: Logger,
+    public init(store: any JobStore, registry: CapabilityRegistry, configuration: WorkerConfiguration, logger: Logger,
                 notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
         self.store = store
         self.registry = registry
@@ -40,33 +41,44 @@ public final class Worker: Service {
     public func run() async throws {
         // A database at fault (held locked by a stopped process, full, ...) is waited out, not fatal.
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            guard let pause = try registerCapabilities() else { break }
+            guard let pause = try await registerCapabilities() else { break }
             try? await Task.sleep(for: pause)
         }
         if Task.isShuttingDownGracefully || Task.isCancelled { return }
-        let watcher = DatabaseWatcher(databasePath: store.path, doorbell: doorbell)
+        let changes = store.changes()
         notifier.notify("READY=1\nSTATUS=claiming")
         logger.info("worker ready", metadata: [
             "worker": "\(owner.label)", "concurrency": "\(configuration.concurrency)",
-            "capabilities": "\(registry.names.joined(separator: ","))", "wakeups": "\(watcher == nil ? "polling" : "inotify")",
+            "capabilities": "\(registry.names.joined(separator: ","))", "wakeups": "\(changes == nil ? "polling" : "store changes")",
         ])
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                await claimLoop(group: &group, watcher: watcher)
-                await shutDown()
+            await withTaskGroup(of: Void.self) { listeners in
+                if let changes {
+                    listeners.addTask {
+                        for await _ in changes { self.post(.changed) }
+                    }
+                }
+                await withDiscardingTaskGroup { group in
+                    await loop(group: &group, changes: changes)
+                }
+                listeners.cancelAll()
             }
         } onGracefulShutdown: {
-            self.stopping.store(true, ordering: .relaxed)
-            self.doorbell.ring()
+            self.post(.shutdown)
         }
-        withExtendedLifetime(watcher) {}
         logger.info("worker stopped")
     }
 
+    /// Hands an event to the loop and wakes it.
+    private func post(_ event: WorkerLoop<ContinuousClock.Instant>.Event) {
+        inbox.withLock { $0.append(event) }
+        doorbell.ring()
+    }
+
     /// Records this worker's capabilities; `nil` when done, the backoff when the store is at fault.
-    private func registerCapabilities() throws(StoreError) -> Duration? {
+    private func registerCapabilities() async throws(StoreError) -> Duration? {
         do {
-            try store.registerCapabilities(registry.names, worker: owner.label)
+            try await store.registerCapabilities(registry.names, worker: owner.label)
         } catch {
             guard error.isFault else { throw error }
             return storeFailed(error, doing: "register capabilities")
@@ -75,83 +87,89 @@ public final class Worker: Service {
         return nil
     }
 
-    private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
-
-    private func claimLoop(group: inout DiscardingTaskGroup, watcher: DatabaseWatcher?) async {
+    /// The shell around `WorkerLoop`: feeds it the time and the events, performs its actions.
+    private func loop(group: inout DiscardingTaskGroup, changes: StoreChanges?) async {
         let clock = ContinuousClock()
-        var nextRunAt: Timestamp?  // as of the last claim
-        var lastRecovery = clock.now - .seconds(3600)
-        var lastCancelCheck = clock.now
-        var lastWatchdog = clock.now
-        var lastRing = clock.now
-        notifier.notify("WATCHDOG=1")
-        while !isStopping {
-            let now = clock.now
-            if let interval = notifier.watchdogInterval, now - lastWatchdog >= interval / 2 {
-                notifier.notify("WATCHDOG=1")
-                sendStatus()
-                lastWatchdog = now
+        var machine = WorkerLoop<ContinuousClock.Instant>(configuration: configuration, watchdogInterval: notifier.watchdogInterval)
+        var pending: [WorkerLoop<ContinuousClock.Instant>.Event] = [.tick]
+        while !Task.isCancelled, !machine.isStopped {
+            // What happened meanwhile first: a shutdown or a job's end changes what the answer means.
+            let events = inbox.withLock { inbox in defer { inbox = [] }; return inbox } + pending
+            pending = []
+            var actions: [WorkerLoop<ContinuousClock.Instant>.Action] = []
+            for event in events {
+                if event == .shutdown {
+                    notifier.notify("STOPPING=1\nSTATUS=stopping")
+                    logger.info("worker stopping", metadata: ["running": "\(machine.runningJobs.count)", "grace": "\(configuration.grace)"])
+                }
+                actions += machine.handle(event, at: clock.now)
             }
-            // The loop turns on every job's end, and on commits: cancel requests are looked up at most
-            // every 200 ms, well inside the 2 s promise, and at once after a commit that woke a full
-            // worker (its throttled watcher rings at most every 200 ms: it may be a `planq cancel`).
-            let changedWhileFull = watcher?.takeThrottledChange() == true
-            let checkCancels = changedWhileFull || now - lastCancelCheck >= .milliseconds(200)
-            if checkCancels { lastCancelCheck = now }
-            await maintainRunningJobs(now: now, checkCancels: checkCancels)
-            // After its own heartbeats: a worker that was paused past its leases renews those nobody
-            // took, instead of expiring them itself and running their steps in flight again.
-            if now - lastRecovery >= min(configuration.lease / 2, .seconds(5)) {
-                recoverLeases()
-                lastRecovery = now
+            if actions.isEmpty { actions = machine.handle(.tick, at: clock.now) }
+            for action in actions {
+                if statusStale.withLock({ stale in defer { stale = false }; return stale }) { await sendStatus() }
+                if let answer = await perform(action, group: &group, changes: changes, clock: clock) { pending.append(answer) }
             }
-            // No free slot: no claim, and no scheduled job to wake for (a job ending rings the doorbell).
-            let batch: ClaimBatch?
-            switch await claim() {
-            case .success(let claimed): batch = claimed
-            case .failure(let error):
-                // Never so long that running jobs miss a heartbeat.
-                let until = clock.now + min(storeFailed(error, doing: "claim"), configuration.lease / 6)
-                while !isStopping && clock.now < until { await doorbell.wait(upTo: until - clock.now, clock: clock) }
-                continue
-            }
-            storeWorked()
-            let claimed = batch?.jobs ?? []
-            nextRunAt = batch?.nextRunAt
-            for job in claimed { start(job, in: &group) }
-            if configuration.drain, running.withLock({ $0.isEmpty }), !((try? store.hasOutstandingWork(queues: configuration.queues)) ?? true) {
-                logger.info("worker drained")
-                return
-            }
-            if !claimed.isEmpty { continue }
-            // With no free slot, a job's end is what matters: other commits wake the loop only now
-            // and then (for cancel requests), not on every one of the worker's own.
-            let slotFree = running.withLock { $0.count } < configuration.concurrency
-            watcher?.throttle(!slotFree)
-            var wait = waitTime(clock: clock, lastWatchdog: lastWatchdog, nextRunAt: nextRunAt)
-            // inotify sees a commit's WAL write, but the commit becomes visible a moment later (the
-            // shared-memory index has no file events): look again briefly after every change.
-            if slotFree && clock.now - lastRing < .milliseconds(250) { wait = min(wait, .milliseconds(3)) }
-            if await doorbell.wait(upTo: wait, clock: clock) { lastRing = clock.now }
         }
     }
 
-    /// The longest the loop may sleep: until the next scheduled job (as of the last claim), heartbeat
-    /// or watchdog, at most `idleWake`.
-    private func waitTime(clock: ContinuousClock, lastWatchdog: ContinuousClock.Instant, nextRunAt: Timestamp?) -> Duration {
-        var wait = configuration.idleWake
-        if let interval = notifier.watchdogInterval { wait = min(wait, interval / 2 - (clock.now - lastWatchdog)) }
-        if !running.withLock({ $0.isEmpty }) { wait = min(wait, configuration.lease / 6) }
-        if let next = nextRunAt {
-            wait = min(wait, .milliseconds(next.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch + 1))
+    /// Performs one action; the event that answers it, if any (a sleep answers with `tick`).
+    private func perform(_ action: WorkerLoop<ContinuousClock.Instant>.Action, group: inout DiscardingTaskGroup,
+                         changes: StoreChanges?, clock: ContinuousClock) async -> WorkerLoop<ContinuousClock.Instant>.Event? {
+        switch action {
+        case .feedWatchdog:
+            notifier.notify("WATCHDOG=1")
+            await sendStatus()
+        case .checkCancels(let ids):
+            let jobs = running.withLock { $0 }
+            for id in (try? await store.cancelRequested(among: ids)) ?? [] { jobs[id]?.stop.stop(.cancelRequested) }
+        case .heartbeat(let ids):
+            return await heartbeat(ids)
+        case .recoverLeases:
+            await recoverLeases()
+        case .claim(let free, let counts):
+            return await claim(free: free, running: counts, group: &group)
+        case .checkOutstandingWork:
+            let outstanding = (try? await store.hasOutstandingWork(queues: configuration.queues)) ?? true
+            if !outstanding { logger.info("worker drained") }
+            return .outstandingWork(outstanding)
+        case .throttleChanges(let on):
+            changes?.throttle(on)
+        case .sleep(let until):
+            await doorbell.wait(upTo: clock.now.duration(to: until), clock: clock)
+            return .tick
+        case .handBack(let ids):
+            let jobs = running.withLock { $0 }
+            for id in ids { jobs[id]?.stop.stop(.shutdown) }
+        case .stop:
+            break
         }
-        return max(wait, .milliseconds(1))
+        return nil
+    }
+
+    /// Claims into the free slots, shared out among the queues with due work.
+    private func claim(free: Int, running counts: [String: Int], group: inout DiscardingTaskGroup) async -> WorkerLoop<ContinuousClock.Instant>.Event {
+        let configuration = configuration
+        let request = ClaimRequest(owner: owner, duration: configuration.lease, queues: configuration.queues, beginFirstSteps: true) { due in
+            let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
+            let grants = self.allocator.withLock { $0.allocate(free: free, capacity: capacity, weight: configuration.limit(of:)) }
+            return grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        }
+        let batch: ClaimBatch
+        do {
+            batch = try await store.claim(request)
+        } catch {
+            return .claimFailed(backoff: storeFailed(error, doing: "claim"))
+        }
+        storeWorked()
+        for lease in batch.leases { start(lease, in: &group) }
+        let nextRunIn = batch.nextRunAt.map { Duration.milliseconds($0.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch) }
+        return .claimed(batch.leases.map { .init(id: $0.jobID, queue: $0.queue) }, nextRunIn: nextRunIn)
     }
 
     /// Records a store fault (logged once per change, shown in `STATUS=`); the backoff before trying again.
     private func storeFailed(_ error: StoreError, doing what: String) -> Duration {
         let pause = health.withLock { $0.failed(error, doing: what, logger: logger) }
-        sendStatus()
+        statusStale.withLock { $0 = true }
         return pause
     }
 
@@ -162,71 +180,52 @@ public final class Worker: Service {
             health.succeeded(logger: logger)
             return true
         }
-        if recovered { sendStatus() }
+        if recovered { statusStale.withLock { $0 = true } }
     }
 
-    /// Claims into the free slots, shared out among the queues with due work; `nil` when no slot is free.
-    private func claim() async -> Result<ClaimBatch?, StoreError> {
-        let counts = running.withLock { jobs in Dictionary(jobs.values.map { ($0.queue, 1) }, uniquingKeysWith: +) }
-        let free = configuration.concurrency - counts.values.reduce(0, +)
-        guard free > 0 else { return .success(nil) }
-        let configuration = configuration
-        do {
-            return .success(try await store.claim(owner: owner, lease: configuration.lease, queues: configuration.queues, beginFirstSteps: true) { due in
-                let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
-                let grants = self.allocator.withLock { $0.allocate(free: free, capacity: capacity, weight: configuration.limit(of:)) }
-                return grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            })
-        } catch {
-            return .failure(error)
-        }
-    }
-
-    private func start(_ job: ClaimedJob, in group: inout DiscardingTaskGroup) {
+    private func start(_ lease: Lease, in group: inout DiscardingTaskGroup) {
         let stop = StopSignal()
-        running.withLock { $0[job.id] = RunningJob(token: job.token, queue: job.queue, stop: stop, lastBeat: .now) }
-        let runner = JobRunner(store: store, registry: registry, logger: logger, random: systemUnitRandom,
+        running.withLock { $0[lease.jobID] = RunningJob(lease: lease, stop: stop) }
+        let runner = JobRunner(registry: registry, logger: logger, random: systemUnitRandom,
                                limits: configuration.valueLimits, lease: configuration.lease) { [self] error in
             if let error { _ = storeFailed(error, doing: "record a step or a run") } else { storeWorked() }
         }
         group.addTask {
-            await runner.run(job, stop: stop) {
-                self.running.withLock { _ = $0.removeValue(forKey: job.id) }
-                self.doorbell.ring()
+            await runner.run(lease, stop: stop) {
+                self.running.withLock { _ = $0.removeValue(forKey: lease.jobID) }
+                self.post(.jobEnded(lease.jobID))
             }
         }
     }
 
-    /// Heartbeats leases that are a third through, and stops jobs that were cancelled or lost their lease.
-    private func maintainRunningJobs(now: ContinuousClock.Instant, checkCancels: Bool = true) async {
+    /// Renews the leases of `ids`; stops jobs whose lease moved on or whose cancel was asked.
+    private func heartbeat(_ ids: [Int64]) async -> WorkerLoop<ContinuousClock.Instant>.Event? {
         let jobs = running.withLock { $0 }
-        guard !jobs.isEmpty else { return }
-        if checkCancels {
-            for id in (try? store.cancelRequested(among: Array(jobs.keys))) ?? [] {
-                jobs[id]?.stop.stop(.cancelRequested)
-            }
-        }
-        for (id, job) in jobs where now - job.lastBeat >= configuration.lease / 3 {
+        for id in ids {
+            guard let job = jobs[id] else { continue }
             do {
-                let beat = try await store.heartbeat(jobID: id, token: job.token, lease: configuration.lease)
+                let beat = try await job.lease.heartbeat(duration: configuration.lease)
                 if !beat.leaseHeld { job.stop.stop(.leaseLost) }
                 if beat.cancelRequested { job.stop.stop(.cancelRequested) }
-                running.withLock { $0[id]?.lastBeat = now }
                 storeWorked()
-            } catch where error.isFault {
-                _ = storeFailed(error, doing: "heartbeat")
             } catch {
-                logger.warning("heartbeat failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
+                if error.isFault {
+                    _ = storeFailed(error, doing: "heartbeat")
+                } else {
+                    logger.warning("heartbeat failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
+                }
+                post(.heartbeatFailed(id))
             }
         }
+        return nil
     }
 
-    private func recoverLeases() {
+    private func recoverLeases() async {
         do {
-            for id in try store.recoverDeadOwners(me: owner) {
+            for id in try await store.recoverDeadOwners(me: owner) {
                 logger.warning("lease of a dead worker recovered", metadata: ["job.id": "\(id)"])
             }
-            for id in try store.expireLeases() {
+            for id in try await store.expireLeases() {
                 logger.warning("expired lease recovered", metadata: ["job.id": "\(id)"])
             }
         } catch where error.isFault {
@@ -236,27 +235,14 @@ public final class Worker: Service {
         }
     }
 
-    private func sendStatus() {
+    private func sendStatus() async {
         guard notifier.isActive else { return }
         if let fault = health.withLock({ $0.status }) {
             notifier.notify("STATUS=\(fault)")
             return
         }
-        guard let counts = try? store.activityCounts() else { return }
+        guard let counts = try? await store.activityCounts() else { return }
         let mine = running.withLock { $0.count }
         notifier.notify("STATUS=running \(mine) here, \(counts.running) in all; \(counts.pending) pending")
-    }
-
-    /// Lets running jobs finish within `grace` (heartbeating them), then hands the rest back.
-    private func shutDown() async {
-        notifier.notify("STOPPING=1\nSTATUS=stopping")
-        let clock = ContinuousClock()
-        let deadline = clock.now + configuration.grace
-        logger.info("worker stopping", metadata: ["running": "\(running.withLock { $0.count })", "grace": "\(configuration.grace)"])
-        while !Task.isCancelled && !running.withLock({ $0.isEmpty }) && clock.now < deadline {
-            await maintainRunningJobs(now: clock.now)
-            await doorbell.wait(upTo: min(deadline - clock.now, .milliseconds(250)), clock: clock)
-        }
-        for job in running.withLock({ Array($0.values) }) { job.stop.stop(.shutdown) }
     }
 }

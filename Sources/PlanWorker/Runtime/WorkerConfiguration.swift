@@ -19,6 +19,22 @@ public struct WorkerConfiguration: Sendable {
     /// The most a step's resolved input, output or error details may hold, and an `each` step's elements.
     public var valueLimits: ValueLimits
 
+    /// How often the claim loop asks whether `planq cancel` stopped one of its running jobs (and at
+    /// once after a change notification while it had no free slot).
+    public var cancelCheckInterval = Duration.milliseconds(200)
+    /// The longest between two recoveries of other workers' lapsed leases (also at most half the lease).
+    public var longestRecoveryInterval = Duration.seconds(5)
+    /// After a change notification or a job's end, for this long the loop looks again every
+    /// `changeRecheck` while a slot is free: a commit becomes visible a moment after its
+    /// notification (the WAL index has no file events).
+    public var changeVisibilityWindow = Duration.milliseconds(250)
+    public var changeRecheck = Duration.milliseconds(3)
+    /// While shutting down, how often the loop checks on the jobs still running.
+    public var shutdownPoll = Duration.milliseconds(250)
+
+    /// How often lapsed leases are recovered.
+    var recoveryInterval: Duration { min(lease / 2, longestRecoveryInterval) }
+
     /// The concurrencies a worker accepts.
     public static let concurrencyRange = 1...1024
 

@@ -1,13 +1,14 @@
 import Glibc
 import PlanCore
+import PlanStore
 
 /// SQLite's own limit on this machine, with production's pragmas: raw statements through the same
 /// connection type the store uses, without planq's logic around them.
-public struct SQLiteBaseline: Sendable {
-    public let path: String
-    public let durability: Durability
+struct SQLiteBaseline: Sendable {
+    let path: String
+    let durability: Durability
 
-    public init(path: String, durability: Durability) {
+    init(path: String, durability: Durability) {
         self.path = path
         self.durability = durability
     }
@@ -23,12 +24,12 @@ public struct SQLiteBaseline: Sendable {
                 """)
             return connection
         } catch {
-            throw JobStore.storeError(error)
+            throw SQLiteStore.storeError(error)
         }
     }
 
     /// Single-row INSERTs of a job-sized row, one transaction each, per second.
-    public func insertsPerSecond(count: Int, row: String) throws(StoreError) -> Double {
+    func insertsPerSecond(count: Int, row: String) throws(StoreError) -> Double {
         let connection = try fresh()
         return try rate(count) { index in
             try connection.writeTransaction {
@@ -40,7 +41,7 @@ public struct SQLiteBaseline: Sendable {
 
     /// The minimal claim+finish cycle per second: one `UPDATE … RETURNING` transaction to claim a
     /// job, one `UPDATE` transaction to finish it.
-    public func cyclesPerSecond(count: Int, row: String) throws(StoreError) -> Double {
+    func cyclesPerSecond(count: Int, row: String) throws(StoreError) -> Double {
         let connection = try fresh()
         do {
             try connection.writeTransaction {
@@ -50,14 +51,14 @@ public struct SQLiteBaseline: Sendable {
                 }
             }
         } catch {
-            throw JobStore.storeError(error)
+            throw SQLiteStore.storeError(error)
         }
         return try rate(count) { _ in
             let id = try connection.writeTransaction {
                 try connection.query("""
                     UPDATE t SET state = 'running', token = token + 1 WHERE id =
                         (SELECT id FROM t WHERE state = 'pending' AND run_at <= ? ORDER BY run_at, id LIMIT 1) RETURNING id
-                    """, [.text("2030-01-01T00:00:00.000Z")])[0].int(0)!
+                    """, [.text("2030-01-01T00:00:00.000Z")])[0].int("id")
             }
             try connection.writeTransaction {
                 _ = try connection.query("UPDATE t SET state = 'succeeded' WHERE id = ?", [.integer(id)])
@@ -71,7 +72,7 @@ public struct SQLiteBaseline: Sendable {
         do {
             for index in 0..<count { try body(index) }
         } catch {
-            throw JobStore.storeError(error)
+            throw SQLiteStore.storeError(error)
         }
         return Double(count) / (clock.now - started).seconds
     }

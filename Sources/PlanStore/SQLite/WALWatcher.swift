@@ -1,28 +1,31 @@
 import Glibc
 import PlanCore
-import Synchronization
 
-/// Rings a doorbell when another process commits to the database: inotify on the database's
-/// `-wal` file and its folder, read on a thread of its own that blocks while nothing happens, so
-/// an idle worker spends no CPU on it. Stops when released.
+/// The SQLite store's change notification: inotify on the database's `-wal` file (every commit
+/// writes it) and its folder, read on a thread of its own that blocks while nothing happens, so an
+/// idle worker spends no CPU on it. Stops when its `StoreChanges` iteration ends.
 ///
 /// The worker's own commits change the `-wal` file too, thousands of times a second under load.
-/// While the worker has no free slot it can claim nothing, so it `throttle`s the watcher: a change
-/// then rings at most every `throttledPause` (often enough to notice a `planq cancel` on time), and
-/// inotify keeps what happens meanwhile as one pending event, which rings at once when the
-/// throttle is lifted.
-final class DatabaseWatcher: @unchecked Sendable {
+/// While the worker has no free slot it can claim nothing, so it throttles the watcher: a change
+/// then comes at most every `StoreChanges.throttledPause` (often enough to notice a `planq cancel`
+/// on time), and inotify keeps what happens meanwhile as one pending event, which comes at once
+/// when the throttle is lifted.
+final class WALWatcher: @unchecked Sendable {
     private let descriptor: Int32
     private let controlPipe: (read: Int32, write: Int32)
     private let context: Context
-    private var thread: pthread_t?
+    private let thread = Locked<pthread_t?>(nil)
     private static let stopByte: UInt8 = 0
     private static let unthrottleByte: UInt8 = 1
-    /// While throttled, the least time between two rings.
-    static let throttledPause = Duration.milliseconds(200)
+    /// The changes of the database at `databasePath`; `nil` when inotify is unavailable.
+    static func changes(databasePath: String) -> StoreChanges? {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        guard let watcher = WALWatcher(databasePath: databasePath, changed: { continuation.yield() }) else { return nil }
+        continuation.onTermination = { _ in watcher.stop() }
+        return StoreChanges(stream: stream, throttle: { watcher.throttle($0) })
+    }
 
-    /// Watches `databasePath`; `nil` when inotify is unavailable (the worker then polls).
-    init?(databasePath: String, doorbell: Doorbell) {
+    private init?(databasePath: String, changed: @escaping @Sendable () -> Void) {
         descriptor = inotify_init1(Int32(IN_CLOEXEC))
         guard descriptor >= 0 else { return nil }
         let folder = databasePath.contains("/") ? String(databasePath[..<databasePath.lastIndex(of: "/")!]) : "."
@@ -33,7 +36,7 @@ final class DatabaseWatcher: @unchecked Sendable {
         pipe(&fds)
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         controlPipe = (fds[0], fds[1])
-        context = Context(descriptor: descriptor, control: controlPipe.read, doorbell: doorbell, walPath: databasePath + "-wal")
+        context = Context(descriptor: descriptor, control: controlPipe.read, changed: changed, walPath: databasePath + "-wal")
         var handle = pthread_t()
         let retained = Unmanaged.passRetained(context)
         guard pthread_create(&handle, nil, { raw in
@@ -44,20 +47,26 @@ final class DatabaseWatcher: @unchecked Sendable {
             close(descriptor)
             return nil
         }
-        thread = handle
+        thread.withLock { $0 = handle }
     }
 
-    /// Rings at most every `throttledPause` (`true`, while the worker could claim nothing anyway),
-    /// or on every change (`false`).
+    /// Reports at most every `throttledPause` (`true`), or every change (`false`).
     func throttle(_ on: Bool) {
-        guard context.throttled.exchange(on, ordering: .sequentiallyConsistent) != on, !on else { return }
+        let was = context.throttled.withLock { throttled in
+            defer { throttled = on }
+            return throttled
+        }
+        guard was != on, !on else { return }
         var byte = Self.unthrottleByte
         _ = write(controlPipe.write, &byte, 1)
     }
 
-    /// Whether a change rang while throttled since the last call.
-    func takeThrottledChange() -> Bool {
-        context.changedWhileThrottled.exchange(false, ordering: .sequentiallyConsistent)
+    /// Ends the watching thread; the descriptors close when the watcher is released.
+    func stop() {
+        guard let thread = thread.withLock({ thread in defer { thread = nil }; return thread }) else { return }
+        var byte = Self.stopByte
+        _ = write(controlPipe.write, &byte, 1)
+        pthread_join(thread, nil)
     }
 
     /// What the watching thread owns, and the flags it shares with the worker; the watcher's
@@ -65,15 +74,14 @@ final class DatabaseWatcher: @unchecked Sendable {
     private final class Context: Sendable {
         let descriptor: Int32
         let control: Int32
-        let doorbell: Doorbell
+        let changed: @Sendable () -> Void
         let walPath: String
-        let throttled = Atomic(false)
-        let changedWhileThrottled = Atomic(false)
+        let throttled = Locked(false)
 
-        init(descriptor: Int32, control: Int32, doorbell: Doorbell, walPath: String) {
+        init(descriptor: Int32, control: Int32, changed: @escaping @Sendable () -> Void, walPath: String) {
             self.descriptor = descriptor
             self.control = control
-            self.doorbell = doorbell
+            self.changed = changed
             self.walPath = walPath
         }
 
@@ -89,26 +97,23 @@ final class DatabaseWatcher: @unchecked Sendable {
                 guard poll(&polls, 2, rest > .zero ? Int32(clamping: PlanDuration(rest).milliseconds + 1) : -1) >= 0 || errno == EINTR else { return }
                 if polls[0].revents != 0 {
                     var byte: UInt8 = 0
-                    if read(control, &byte, 1) == 1 && byte == DatabaseWatcher.stopByte { return }
+                    if read(control, &byte, 1) == 1 && byte == WALWatcher.stopByte { return }
                     continue
                 }
                 if polls[1].revents != 0, read(descriptor, &buffer, buffer.count) > 0 {
                     // A new -wal file (after a checkpoint removed it) needs a new watch.
                     _ = inotify_add_watch(descriptor, walPath, UInt32(IN_MODIFY))
-                    if isThrottled { changedWhileThrottled.store(true, ordering: .sequentiallyConsistent) }
-                    doorbell.ring()
-                    quietUntil = ContinuousClock.now + DatabaseWatcher.throttledPause
+                    changed()
+                    quietUntil = ContinuousClock.now + StoreChanges.throttledPause
                 }
             }
         }
 
-        private var isThrottled: Bool { throttled.load(ordering: .sequentiallyConsistent) }
+        private var isThrottled: Bool { throttled.withLock { $0 } }
     }
 
     deinit {
-        var byte = Self.stopByte
-        _ = write(controlPipe.write, &byte, 1)
-        if let thread { pthread_join(thread, nil) }
+        stop()
         close(controlPipe.read)
         close(controlPipe.write)
         close(descriptor)

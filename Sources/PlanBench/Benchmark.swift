@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import PlanCore
 import PlanStore
+import PlanWorker
 
 /// `planq bench`: planq's throughput, latency and memory, each next to SQLite's own limit measured
 /// in the same run with the same pragmas, on temporary databases in `folder`.
@@ -72,8 +73,8 @@ public struct Benchmark: Sendable {
         if wanted("baseline_cycle_per_s", "jobs_per_s_c1", "jobs_per_s_c16", "floor_jobs_per_s_c16", "steps_per_s_5step") {
             add("baseline_cycle_per_s", try await measure { try baseline.cyclesPerSecond(count: jobs, row: row) })
         }
-        if wanted("enqueue_per_s") { add("enqueue_per_s", try await measure { try enqueueRate(batch: 1, total: jobs) }) }
-        if wanted("enqueue_batch_per_s") { add("enqueue_batch_per_s", try await measure { try enqueueRate(batch: 1000, total: max(jobs * 10, 1000)) }) }
+        if wanted("enqueue_per_s") { add("enqueue_per_s", try await measure { try await enqueueRate(batch: 1, total: jobs) }) }
+        if wanted("enqueue_batch_per_s") { add("enqueue_batch_per_s", try await measure { try await enqueueRate(batch: 1000, total: max(jobs * 10, 1000)) }) }
         if wanted("jobs_per_s_c1") { add("jobs_per_s_c1", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 1) }) }
         if wanted("jobs_per_s_c16") { add("jobs_per_s_c16", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 16) }) }
         if wanted("floor_jobs_per_s_c16") { add("floor_jobs_per_s_c16", try await measure { try await floorRate(jobs: jobs, batch: 16) }) }
@@ -102,9 +103,9 @@ public struct Benchmark: Sendable {
     }
 
     /// A new database; `groupCommit` as the worker opens it.
-    private func freshStore(_ name: String, groupCommit: Bool = false) throws -> JobStore {
+    private func freshStore(_ name: String, groupCommit: Bool = false) throws -> SQLiteStore {
         removeDatabase(name)
-        return try JobStore(StoreOptions(path: path(name), create: true, durability: configuration.durability, groupCommit: groupCommit))
+        return try SQLiteStore(StoreOptions(path: path(name), create: true, durability: configuration.durability, groupCommit: groupCommit))
     }
 
     static func plan(key: String, steps: Int, call: String = "echo") -> PlanDescription {
@@ -114,7 +115,7 @@ public struct Benchmark: Sendable {
     }
 
     /// Plans through the store API, `batch` per transaction, per second.
-    private func enqueueRate(batch: Int, total: Int) throws -> Double {
+    private func enqueueRate(batch: Int, total: Int) async throws -> Double {
         let store = try freshStore("enqueue-\(batch).db")
         let template = Self.plan(key: "x", steps: 1)
         let clock = ContinuousClock()
@@ -126,13 +127,13 @@ public struct Benchmark: Sendable {
                 plan.idempotencyKey = "e\(index)"
                 return plan
             }
-            _ = try store.enqueue(plans)
+            _ = try await store.enqueue(plans)
             next += plans.count
         }
         return Double(total) / (clock.now - started).seconds
     }
 
-    private func fill(_ store: JobStore, count: Int, steps: Int, call: String = "echo") throws {
+    private func fill(_ store: some JobStore, count: Int, steps: Int, call: String = "echo") async throws {
         let template = Self.plan(key: "x", steps: steps, call: call)
         var next = 0
         while next < count {
@@ -141,7 +142,7 @@ public struct Benchmark: Sendable {
                 plan.idempotencyKey = "j\(index)"
                 return plan
             }
-            _ = try store.enqueue(plans)
+            _ = try await store.enqueue(plans)
             next += plans.count
         }
     }
@@ -155,7 +156,7 @@ public struct Benchmark: Sendable {
     /// Jobs per second through an in-process worker with full journaling and events, until drained.
     private func workerRate(jobs: Int, steps: Int, concurrency: Int) async throws -> Double {
         let store = try freshStore("e2e-\(steps)-\(concurrency).db", groupCommit: true)
-        try fill(store, count: jobs, steps: steps)
+        try await fill(store, count: jobs, steps: steps)
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
                             configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Self.quiet)
         let clock = ContinuousClock()
@@ -171,18 +172,19 @@ public struct Benchmark: Sendable {
     /// reach.
     private func floorRate(jobs: Int, batch: Int) async throws -> Double {
         let store = try freshStore("floor.db")
-        try fill(store, count: jobs, steps: 1)
+        try await fill(store, count: jobs, steps: 1)
         let owner = LeaseOwner.current()
         let output: JSONValue = ["n": 0, "text": "hello"]
         let clock = ContinuousClock()
         let started = clock.now
         var done = 0
         while done < jobs {
-            let claimed = try await store.claim(owner: owner, lease: .seconds(60), beginFirstSteps: true) { _ in [("default", batch)] }.jobs
+            let request = ClaimRequest(owner: owner, duration: .seconds(60), beginFirstSteps: true) { _ in [("default", batch)] }
+            let claimed = try await store.claim(request).leases
             guard !claimed.isEmpty else { throw StoreError.jobNotFound("a pending bench job") }
-            try await store.commitRunWrites(claimed.flatMap { job in
-                [store.stepFinished(jobID: job.id, token: job.token, stepKey: "s0", attempt: 1, outcome: .success(output)),
-                 store.finished(jobID: job.id, token: job.token, .succeeded(output))]
+            // Sixteen runs' writes in one transaction, as group commit packs them.
+            try await store.commitRuns(claimed.map { lease in
+                (lease.id, [.stepFinished("s0", attempt: 1, outcome: .success(output), at: .now()), .finished(.succeeded(output), at: .now())])
             })
             done += claimed.count
         }
@@ -192,7 +194,7 @@ public struct Benchmark: Sendable {
     /// Enqueue by another connection → the first step's start, p50 and p99 in milliseconds, the worker idle in between.
     private func wakeups() async throws -> (Double, Double) {
         let store = try freshStore("wakeup.db", groupCommit: true)
-        let producer = try JobStore(StoreOptions(path: path("wakeup.db"), create: false, durability: configuration.durability))
+        let producer = try SQLiteStore(StoreOptions(path: path("wakeup.db"), create: false, durability: configuration.durability))
         let arrivals = Locked<[String: ContinuousClock.Instant]>([:])
         var registry = Builtins.registry(allowExec: [])
         registry.register(Capability("bench.mark") { _, context in
@@ -209,7 +211,7 @@ public struct Benchmark: Sendable {
             plan.idempotencyKey = "w\(index)"
             try await Task.sleep(for: .milliseconds(20))
             let sent = ContinuousClock.now
-            _ = try producer.enqueue([plan])
+            _ = try await producer.enqueue([plan])
             let key = "w\(index)/s0"
             let deadline = sent + .seconds(5)
             while arrivals.withLock({ $0[key] }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .microseconds(200)) }
@@ -226,15 +228,15 @@ public struct Benchmark: Sendable {
     /// Claim+finish cycles per second through the store, with `pending` jobs waiting.
     private func cycleRate(pending: Int, name: String) async throws -> Double {
         let store = try freshStore(name)
-        try fill(store, count: pending, steps: 1)
-        return try await store.claimFinishCyclesPerSecond(count: min(configuration.jobs, pending))
+        try await fill(store, count: pending, steps: 1)
+        return try await claimFinishCyclesPerSecond(store, count: min(configuration.jobs, pending))
     }
 
     /// The cycle rate with the large backlog, and the peak RSS (MiB) of a worker running on it for a while.
     private func backlog() async throws -> (Double, Double) {
         let store = try freshStore("backlog-large.db")
-        try fill(store, count: configuration.backlog, steps: 1)
-        let rate = try await store.claimFinishCyclesPerSecond(count: min(configuration.jobs, configuration.backlog))
+        try await fill(store, count: configuration.backlog, steps: 1)
+        let rate = try await claimFinishCyclesPerSecond(store, count: min(configuration.jobs, configuration.backlog))
         Self.resetPeakRSS()
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
                             configuration: WorkerConfiguration(concurrency: 16), logger: Self.quiet)
@@ -256,7 +258,7 @@ public struct Benchmark: Sendable {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if text.hasPrefix("VmHWM:") {
                 let kib = Double(text.split(separator: " ").dropFirst().first.map(String.init) ?? "0") ?? 0
                 return (kib / 1024 * 10).rounded() / 10

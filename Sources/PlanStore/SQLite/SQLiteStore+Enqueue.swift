@@ -1,19 +1,8 @@
 import PlanCore
 
-/// What enqueuing one plan did.
-public struct EnqueueResult: Sendable, Hashable {
-    public let id: Int64
-    public let idempotencyKey: String
-    /// `false` when a job with this key existed already: nothing was written.
-    public let created: Bool
-}
-
-extension JobStore {
-    /// Stores `plans` in one transaction: all or none. A plan whose idempotency key is taken returns
-    /// the existing job and writes nothing. Throws `queueFull` (nothing written) when a queue with a
-    /// `max_pending` limit would go over it.
-    public func enqueue(_ plans: [PlanDescription], now: Timestamp = .now()) throws(StoreError) -> [EnqueueResult] {
-        try write { connection in
+extension SQLiteStore {
+    public func enqueue(_ plans: [PlanDescription], now: Timestamp) async throws(StoreError) -> [EnqueueResult] {
+        try await commit { connection in
             try plans.map { plan in try Self.insert(plan, into: connection, now: now) }
         }
     }
@@ -30,12 +19,12 @@ extension JobStore {
             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5, ?6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
             """,
             [.text(plan.idempotencyKey), .text(plan.queue), .integer(Int64(plan.priority)), .time(runAt), .time(now), .text(plan.canonicalText)])
-        guard let id = inserted.first?.int(0) else {
-            let existing = try connection.query("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(plan.idempotencyKey)])[0].int(0)!
+        guard let id = try inserted.first?.int("id") else {
+            let existing = try connection.query("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(plan.idempotencyKey)])[0].int("id")
             return EnqueueResult(id: existing, idempotencyKey: plan.idempotencyKey, created: false)
         }
         try admit(to: plan.queue, connection)
-        try connection.event(id, "enqueued", at: now, ["queue": .string(plan.queue), "run_at": .string(runAt.iso8601)])
+        try connection.event(id, .enqueued, at: now, ["queue": .string(plan.queue), "run_at": .string(runAt.iso8601)])
         return EnqueueResult(id: id, idempotencyKey: plan.idempotencyKey, created: true)
     }
 
@@ -46,8 +35,9 @@ extension JobStore {
             try connection.query("INSERT INTO queues (name) VALUES (?)", [.text(queue)])
             return
         }
-        guard let limit = row.int(0) else { return }
-        let pending = try connection.query("SELECT count(*) FROM jobs WHERE queue = ? AND state = 'pending'", [.text(queue)])[0].int(0)!
+        guard let limit = try row.optionalInt("max_pending") else { return }
+        let pending = try connection.query(
+            "SELECT count(*) AS pending FROM jobs WHERE queue = ? AND state = 'pending'", [.text(queue)])[0].int("pending")
         if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }
     }
 }

@@ -1,0 +1,166 @@
+import PlanCore
+
+/// One line of `planq list`.
+public struct JobSummary: Sendable, Hashable {
+    public let id: Int64
+    public let idempotencyKey: String
+    public let queue: String
+    public let priority: Int
+    public let state: JobState
+    public let runs: Int
+    public let runAt: String
+    public let createdAt: String
+    public let finishedAt: String?
+    public let errorCode: String?
+
+    public init(id: Int64, idempotencyKey: String, queue: String, priority: Int, state: JobState, runs: Int, runAt: String,
+                createdAt: String, finishedAt: String?, errorCode: String?) {
+        self.id = id
+        self.idempotencyKey = idempotencyKey
+        self.queue = queue
+        self.priority = priority
+        self.state = state
+        self.runs = runs
+        self.runAt = runAt
+        self.createdAt = createdAt
+        self.finishedAt = finishedAt
+        self.errorCode = errorCode
+    }
+
+    public var json: JSONValue {
+        ["id": .integer(id), "idempotency_key": .string(idempotencyKey), "queue": .string(queue), "priority": .integer(Int64(priority)),
+         "state": .string(state.rawValue), "runs": .integer(Int64(runs)), "run_at": .string(runAt), "created_at": .string(createdAt),
+         "finished_at": finishedAt.map(JSONValue.string) ?? .null, "error_code": errorCode.map(JSONValue.string) ?? .null]
+    }
+}
+
+/// A step key's executions, as `planq show` reports them.
+public struct StepSummary: Sendable, Hashable {
+    public let id: String
+    /// The outcome of the latest execution: `ok`, `error`, `cancelled`, or `nil` while in flight.
+    public let outcome: StepOutcome?
+    public let attempts: Int
+    public let output: JSONValue?
+
+    public init(id: String, outcome: StepOutcome?, attempts: Int, output: JSONValue?, error: JSONValue?) {
+        self.id = id
+        self.outcome = outcome
+        self.attempts = attempts
+        self.output = output
+        self.error = error
+    }
+    public let error: JSONValue?
+}
+
+/// One event of a job's history.
+public struct JobEvent: Sendable, Hashable {
+    public let at: String
+    public let kind: String
+
+    public init(at: String, kind: String, detail: JSONValue?) {
+        self.at = at
+        self.kind = kind
+        self.detail = detail
+    }
+    public let detail: JSONValue?
+}
+
+/// Everything about one job.
+public struct JobDetail: Sendable, Hashable {
+    public let summary: JobSummary
+    public let plan: JSONValue
+    public let result: JSONValue?
+    public let error: JSONValue?
+    public let steps: [StepSummary]
+    public let events: [JobEvent]
+
+    public init(summary: JobSummary, plan: JSONValue, result: JSONValue?, error: JSONValue?, steps: [StepSummary], events: [JobEvent]) {
+        self.summary = summary
+        self.plan = plan
+        self.result = result
+        self.error = error
+        self.steps = steps
+        self.events = events
+    }
+
+    /// The `show --json` document.
+    public var json: JSONValue {
+        [
+            "id": .integer(summary.id), "idempotency_key": .string(summary.idempotencyKey), "queue": .string(summary.queue),
+            "priority": .integer(Int64(summary.priority)), "state": .string(summary.state.rawValue), "run_at": .string(summary.runAt),
+            "created_at": .string(summary.createdAt), "finished_at": summary.finishedAt.map(JSONValue.string) ?? .null,
+            "result": result ?? .null, "error": error ?? .null, "runs": .integer(Int64(summary.runs)), "plan": plan,
+            "steps": .array(steps.map {
+                ["id": .string($0.id), "outcome": $0.outcome.map { .string($0.rawValue) } ?? .null, "attempts": .integer(Int64($0.attempts)),
+                 "output": $0.output ?? .null, "error": $0.error ?? .null]
+            }),
+            "events": .array(events.map { ["at": .string($0.at), "kind": .string($0.kind), "detail": $0.detail ?? .null] }),
+        ]
+    }
+}
+
+/// Counts for `planq stats`.
+public struct QueueStats: Sendable, Hashable {
+    public let queue: String
+    public let paused: Bool
+    public let maxPending: Int?
+
+    public init(queue: String, paused: Bool, maxPending: Int?, counts: [JobState: Int]) {
+        self.queue = queue
+        self.paused = paused
+        self.maxPending = maxPending
+        self.counts = counts
+    }
+    public let counts: [JobState: Int]
+}
+
+public struct StoreStats: Sendable, Hashable {
+    public let queues: [QueueStats]
+    /// How long the oldest due pending job has waited, in seconds.
+    public let oldestPendingSeconds: Double?
+
+    public init(queues: [QueueStats], oldestPendingSeconds: Double?, finishedLastMinute: Int) {
+        self.queues = queues
+        self.oldestPendingSeconds = oldestPendingSeconds
+        self.finishedLastMinute = finishedLastMinute
+    }
+    /// Jobs that finished in the last minute.
+    public let finishedLastMinute: Int
+}
+
+/// A capability a worker registered.
+public struct RegisteredCapability: Sendable, Hashable {
+    public let name: String
+    public let worker: String
+
+    public init(name: String, worker: String, registeredAt: String) {
+        self.name = name
+        self.worker = worker
+        self.registeredAt = registeredAt
+    }
+    public let registeredAt: String
+}
+
+/// What `prune` would delete.
+public struct PruneCounts: Sendable, Hashable {
+    public let jobs: Int
+    public let stepResults: Int
+
+    public init(jobs: Int, stepResults: Int, events: Int) {
+        self.jobs = jobs
+        self.stepResults = stepResults
+        self.events = events
+    }
+    public let events: Int
+}
+
+/// Running and pending jobs, for a worker's status line.
+public struct ActivityCounts: Sendable, Hashable {
+    public let running: Int
+
+    public init(running: Int, pending: Int) {
+        self.running = running
+        self.pending = pending
+    }
+    public let pending: Int
+}

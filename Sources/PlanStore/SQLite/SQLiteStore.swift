@@ -1,0 +1,180 @@
+import CSQLite
+import Glibc
+import Migrations
+import PlanCore
+
+/// How to open a store.
+public struct StoreOptions: Sendable {
+    public var path: String
+    /// Create the file when it is missing, and apply pending migrations.
+    public var create: Bool
+    /// Apply pending migrations (and so finish a database whose creation was cut short); `create`
+    /// implies it. Without it, a file without planq's tables is refused (`notInitialized`).
+    public var migrate: Bool
+    /// A new database is readable and writable by its group too (0660 instead of 0600).
+    public var groupWritable: Bool
+    public var durability: Durability
+    /// How long a statement waits for a lock before failing with a busy error.
+    public var busyTimeout: Duration
+    /// Pack concurrent writes from many threads into shared transactions (the worker's mode):
+    /// each still commits before its call returns, but one fsync serves many.
+    public var groupCommit: Bool
+
+    public init(path: String, create: Bool, migrate: Bool = false, groupWritable: Bool = false, durability: Durability = .full,
+                busyTimeout: Duration = .seconds(5), groupCommit: Bool = false) {
+        self.path = path
+        self.create = create
+        self.migrate = create || migrate
+        self.groupWritable = groupWritable
+        self.durability = durability
+        self.busyTimeout = busyTimeout
+        self.groupCommit = groupCommit
+    }
+}
+
+/// The job store in one SQLite file: every job, step execution and event.
+///
+/// Thread-safe: calls are serialized on one connection; with `groupCommit`, the writes of many
+/// callers share transactions on one writer thread.
+public final class SQLiteStore: JobStore {
+    let connection: Locked<Connection>
+    let committer: GroupCommitter?
+    public let path: String
+
+    /// Opens (and with `options.create`, creates and migrates) the database.
+    public init(_ options: StoreOptions, now: Timestamp = .now()) throws(StoreError) {
+        path = options.path
+        var info = stat()
+        if stat(options.path, &info) == 0 {
+            if let kind = Self.kindName(info.st_mode) { throw .notARegularFile(path: options.path, kind: kind) }
+        } else if !options.create {
+            throw .databaseMissing(path: options.path)
+        }
+        let milliseconds = Int32(clamping: PlanDuration(options.busyTimeout).milliseconds)
+        do {
+            let connection = try Connection(
+                path: options.path, create: options.create, groupWritable: options.groupWritable,
+                durability: options.durability, busyTimeoutMilliseconds: milliseconds)
+            if options.migrate {
+                try Migrator(connection: connection, files: Migrations.files).migrate(now: now)
+            } else if try connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").isEmpty {
+                throw StoreError.notInitialized(path: options.path)
+            }
+            let serial = Locked(connection)
+            self.connection = serial
+            committer = options.groupCommit ? GroupCommitter(connection: serial) : nil
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// What a file mode names when it is not a regular file.
+    static func kindName(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFDIR: "directory"
+        case S_IFCHR: "character device"
+        case S_IFBLK: "block device"
+        case S_IFIFO: "FIFO"
+        case S_IFSOCK: "socket"
+        default: "special file"
+        }
+    }
+
+    package static func storeError(_ error: any Error) -> StoreError {
+        switch error {
+        case let error as StoreError: error
+        case let error as SQLiteError: .sqlite(error)
+        default: .migration("\(error)")
+        }
+    }
+
+    /// Runs `body` on the connection, mapping errors to `StoreError`.
+    package func read<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
+        do {
+            return try connection.withLock { try body($0) }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    deinit { committer?.stop() }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
+    /// (in a savepoint of its own); returns once that transaction committed.
+    package func write<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
+        if let committer {
+            do {
+                // submit returns only after body ran, so it does not really escape.
+                return try withoutActuallyEscaping(body) { body in try committer.submit(body) }
+            } catch {
+                throw Self.storeError(error)
+            }
+        }
+        return try read { connection in try connection.writeTransaction { try body(connection) } }
+    }
+
+    /// Runs `body` like `write`, but suspends instead of blocking: with group commit, no thread waits
+    /// for the shared transaction. Without it, the transaction runs on the caller's thread.
+    func commit<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws(StoreError) -> T {
+        guard let committer else { return try write(body) }
+        do {
+            return try await committer.perform(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    public func migrationStatus() async throws(StoreError) -> [MigrationStatus] {
+        try read { try Migrator(connection: $0, files: Migrations.files).status() }
+    }
+
+    public func migrate(now: Timestamp) async throws(StoreError) -> [String] {
+        try read { try Migrator(connection: $0, files: Migrations.files).migrate(now: now) }
+    }
+
+    /// inotify on the database's `-wal` file: every commit of another process writes it.
+    public func changes() -> StoreChanges? {
+        WALWatcher.changes(databasePath: path)
+    }
+}
+
+/// A `job_events` row, its text made before the write transaction that inserts it.
+struct EventRow: Sendable {
+    let values: [SQLValue]
+
+    init(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) {
+        values = [.integer(jobID), .time(now), .text(kind.rawValue), .json(detail)]
+    }
+}
+
+extension Connection {
+    /// Appends an event to a job's history.
+    func insert(_ event: EventRow) throws {
+        try query("INSERT INTO job_events (job_id, at, kind, detail) VALUES (?, ?, ?, ?)", event.values)
+    }
+
+    /// Appends an event to a job's history.
+    func event(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) throws {
+        try insert(EventRow(jobID, kind, at: now, detail))
+    }
+}
+
+extension JSONValue {
+    /// Parses stored JSON text. What planq recorded reads back as it was; text that does not parse
+    /// (a database altered by hand or damaged) is a store error, never taken for a string.
+    init(stored text: String) throws(StoreError) {
+        do {
+            self = try JSONParser.parse(text)
+        } catch {
+            throw .corruptValue("stored JSON does not parse (\(error))")
+        }
+    }
+}
+
+extension SQLValue {
+    static func json(_ value: JSONValue?) -> SQLValue { value.map { .text($0.canonicalText) } ?? .null }
+    static func time(_ value: Timestamp) -> SQLValue { .text(value.iso8601) }
+    /// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+    static func idList(_ ids: [Int64]) -> SQLValue { .text("[" + ids.map(String.init).joined(separator: ",") + "]") }
+}

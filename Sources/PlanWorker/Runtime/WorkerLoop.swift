@@ -1,0 +1,225 @@
+/// The worker's claim loop as a pure state machine: handed the time and what happened, it says
+/// what to do next (claim into free slots, heartbeat, recover leases, check cancels, feed the
+/// watchdog, sleep until when, hand jobs back, stop). It performs nothing and reads no clock:
+/// `Worker` performs its actions and tells it their outcomes, and tests drive it with a test clock.
+///
+/// Generic over the clock's instant so that tests need no real time.
+struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
+    enum Event: Equatable {
+        /// The loop woke: its sleep ended, or it was rung. Every turn starts with one.
+        case tick
+        /// The store reported a change (another process committed).
+        case changed
+        /// The claim found these jobs (`id`, queue); `nextRunIn`: when the next pending job not
+        /// due yet is (as of the claim).
+        case claimed([ClaimedSlot], nextRunIn: Duration?)
+        /// The claim failed on a store fault; the store's health says how long to back off.
+        case claimFailed(backoff: Duration)
+        /// A job's run ended (its record written or given up).
+        case jobEnded(Int64)
+        /// A heartbeat could not be written: it is tried again on the next turn.
+        case heartbeatFailed(Int64)
+        /// The answer to `checkOutstandingWork`.
+        case outstandingWork(Bool)
+        /// Graceful shutdown began: claim nothing more, let running jobs finish within the grace.
+        case shutdown
+    }
+
+    struct ClaimedSlot: Equatable {
+        let id: Int64
+        let queue: String
+    }
+
+    enum Action: Equatable {
+        case feedWatchdog
+        /// Ask the store which of these running jobs `planq cancel` asked to stop.
+        case checkCancels([Int64])
+        /// Renew these jobs' leases.
+        case heartbeat([Int64])
+        /// Expire other workers' lapsed leases and recover dead owners' jobs.
+        case recoverLeases
+        /// Claim into `free` slots; `running` counts this worker's jobs by queue. Answer with
+        /// `claimed` or `claimFailed`.
+        case claim(free: Int, running: [String: Int])
+        /// Ask the store whether work is left (drain mode). Answer with `outstandingWork`.
+        case checkOutstandingWork
+        /// Ask the store for fewer change notifications (no free slot), or every one again.
+        case throttleChanges(Bool)
+        /// Sleep until then, or until rung; then `tick`.
+        case sleep(until: Instant)
+        /// The grace is over: stop these jobs and hand their leases back.
+        case handBack([Int64])
+        /// The loop is done (drained, or shut down with nothing left running).
+        case stop
+    }
+
+    private struct Running {
+        let queue: String
+        var lastBeat: Instant
+    }
+
+    private enum Phase: Equatable {
+        case claiming
+        case awaitingClaim
+        case awaitingWorkCheck
+        case shuttingDown(deadline: Instant)
+        case stopped
+    }
+
+    let configuration: WorkerConfiguration
+    /// systemd's watchdog interval, when it asked for one.
+    let watchdogInterval: Duration?
+
+    private var phase = Phase.claiming
+    private var running: [Int64: Running] = [:]
+    private var lastWatchdog: Instant?
+    private var lastRecovery: Instant?
+    private var lastCancelCheck: Instant?
+    /// The last change notification or job end: a commit may become visible a moment after it.
+    private var lastChange: Instant?
+    /// A change arrived while no slot was free: it may be a `planq cancel`.
+    private var changedWhileFull = false
+    private var nextRunAt: Instant?
+    private var backoffUntil: Instant?
+    private var throttled = false
+    /// Jobs whose end was told before their claim was (a quick run ends before the claim's answer
+    /// reaches the loop).
+    private var endedBeforeClaimed: Set<Int64> = []
+
+    init(configuration: WorkerConfiguration, watchdogInterval: Duration? = nil) {
+        self.configuration = configuration
+        self.watchdogInterval = watchdogInterval
+    }
+
+    var runningJobs: Set<Int64> { Set(running.keys) }
+    var isStopped: Bool { phase == .stopped }
+    private var freeSlots: Int { configuration.concurrency - running.count }
+
+    mutating func handle(_ event: Event, at now: Instant) -> [Action] {
+        switch event {
+        case .tick:
+            return turn(at: now)
+        case .changed:
+            lastChange = now
+            if freeSlots <= 0 { changedWhileFull = true }
+            return []
+        case .jobEnded(let id):
+            if running.removeValue(forKey: id) == nil { endedBeforeClaimed.insert(id) }
+            lastChange = now
+            return []
+        case .heartbeatFailed(let id):
+            let overdue = now.advanced(by: .zero - configuration.lease)
+            running[id]?.lastBeat = overdue
+            return []
+        case .shutdown:
+            guard phase != .stopped else { return [] }
+            phase = .shuttingDown(deadline: now.advanced(by: configuration.grace))
+            return []
+        case .claimed(let jobs, let nextRunIn):
+            for job in jobs where endedBeforeClaimed.remove(job.id) == nil { running[job.id] = Running(queue: job.queue, lastBeat: now) }
+            nextRunAt = nextRunIn.map { now.advanced(by: $0) }
+            guard phase == .awaitingClaim else { return turn(at: now) }
+            phase = .claiming
+            backoffUntil = nil
+            // Claimed some: there may be more due; look again at once.
+            if !jobs.isEmpty { return turn(at: now) }
+            if configuration.drain && running.isEmpty {
+                phase = .awaitingWorkCheck
+                return [.checkOutstandingWork]
+            }
+            return rest(at: now)
+        case .claimFailed(let backoff):
+            guard phase == .awaitingClaim else { return turn(at: now) }
+            phase = .claiming
+            // Never so long that running jobs miss a heartbeat.
+            backoffUntil = now.advanced(by: min(backoff, configuration.lease / 6))
+            return rest(at: now)
+        case .outstandingWork(let outstanding):
+            guard phase == .awaitingWorkCheck else { return turn(at: now) }
+            if !outstanding {
+                phase = .stopped
+                return [.stop]
+            }
+            phase = .claiming
+            return rest(at: now)
+        }
+    }
+
+    /// One turn: the duties that are due, then a claim into free slots, or a rest.
+    private mutating func turn(at now: Instant) -> [Action] {
+        if lastCancelCheck == nil { lastCancelCheck = now }
+        var actions: [Action] = []
+        if let interval = watchdogInterval, lastWatchdog.map({ $0.duration(to: now) >= interval / 2 }) ?? true {
+            actions.append(.feedWatchdog)
+            lastWatchdog = now
+        }
+        switch phase {
+        case .stopped, .awaitingClaim, .awaitingWorkCheck:
+            return actions
+        case .shuttingDown(let deadline):
+            actions += maintenance(at: now, cancelsEvery: configuration.shutdownPoll)
+            if running.isEmpty {
+                phase = .stopped
+                return actions + [.stop]
+            }
+            if now >= deadline {
+                phase = .stopped
+                return actions + [.handBack(running.keys.sorted()), .stop]
+            }
+            return actions + [.sleep(until: min(deadline, now.advanced(by: configuration.shutdownPoll)))]
+        case .claiming:
+            actions += maintenance(at: now, cancelsEvery: configuration.cancelCheckInterval)
+            // After its own heartbeats: a worker that was paused past its leases renews those nobody
+            // took, instead of expiring them itself and running their steps in flight again.
+            if lastRecovery.map({ $0.duration(to: now) >= configuration.recoveryInterval }) ?? true {
+                actions.append(.recoverLeases)
+                lastRecovery = now
+            }
+            if freeSlots > 0 && backoffUntil.map({ now >= $0 }) ?? true {
+                phase = .awaitingClaim
+                let counts = Dictionary(running.values.map { ($0.queue, 1) }, uniquingKeysWith: +)
+                return actions + [.claim(free: freeSlots, running: counts)]
+            }
+            return actions + rest(at: now)
+        }
+    }
+
+    /// Cancel checks (at most every `interval`, or at once after a change while full) and the
+    /// heartbeats that are due (a third through the lease).
+    private mutating func maintenance(at now: Instant, cancelsEvery interval: Duration) -> [Action] {
+        guard !running.isEmpty else { return [] }
+        var actions: [Action] = []
+        if changedWhileFull || lastCancelCheck.map({ $0.duration(to: now) >= interval }) ?? false {
+            actions.append(.checkCancels(running.keys.sorted()))
+            lastCancelCheck = now
+            changedWhileFull = false
+        }
+        let due = running.filter { $0.value.lastBeat.duration(to: now) >= configuration.lease / 3 }.keys.sorted()
+        if !due.isEmpty {
+            for id in due { running[id]?.lastBeat = now }
+            actions.append(.heartbeat(due))
+        }
+        return actions
+    }
+
+    /// Sleep until the next duty: the next scheduled job, heartbeat or watchdog, the end of a
+    /// backoff, at most `idleWake`; briefly, right after a change, when a slot is free.
+    private mutating func rest(at now: Instant) -> [Action] {
+        var actions: [Action] = []
+        let full = freeSlots <= 0
+        if full != throttled {
+            throttled = full
+            actions.append(.throttleChanges(full))
+        }
+        var wait = configuration.idleWake
+        if let interval = watchdogInterval, let last = lastWatchdog { wait = min(wait, interval / 2 - last.duration(to: now)) }
+        if !running.isEmpty { wait = min(wait, configuration.lease / 6) }
+        if let next = nextRunAt { wait = min(wait, now.duration(to: next) + .milliseconds(1)) }
+        if let until = backoffUntil { wait = min(wait, now.duration(to: until)) }
+        // A change notification may come a moment before its commit is visible: look again soon.
+        if !full, let change = lastChange, change.duration(to: now) < configuration.changeVisibilityWindow {
+            wait = min(wait, configuration.changeRecheck)
+        }
+        return actions + [.sleep(until: now.advanced(by: max(wait, .milliseconds(1))))]
+    }
+}

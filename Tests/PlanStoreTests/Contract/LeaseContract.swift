@@ -1,0 +1,164 @@
+import Foundation
+import PlanCore
+import PlanStore
+import Testing
+
+/// Starts `sleep 60` as a real child process.
+private func child() throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+    process.arguments = ["60"]
+    try process.run()
+    return process
+}
+
+@Suite struct LeaseContract {
+    @Test(arguments: StoreKind.allCases)
+    func anExpiredLeaseIsClaimableAgainAndTheOldTokenIsRefusedEverywhere(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        let now = Timestamp.now()
+        _ = try await store.enqueue([samplePlan(key: "k", steps: 2)], now: now)
+        let first = try await store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now)[0]
+        try await first.beginStep("s0", attempt: 1, now: now)
+        #expect(try await store.expireLeases(now: now.plus(seconds: 5)) == [])
+        #expect(try await store.expireLeases(now: now.plus(seconds: 11)) == [first.jobID])
+        let second = try await store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now.plus(seconds: 12))[0]
+        #expect(second.jobID == first.jobID)
+        #expect(second.id.token == first.id.token + 1)
+        #expect(second.runs == 2)
+
+        let refusals: [@Sendable () async throws -> Void] = [
+            { try await first.beginStep("s1", attempt: 1) },
+            { try await first.recordStep("s0", attempt: 1, outcome: .success("late")) },
+            { try await first.finish(.succeeded("late")) },
+            { try await first.reschedule(runAt: now, error: ErrInfo(code: "x", message: "x", retryable: true)) },
+            { try await first.release() },
+            { try await first.commit([.stepStarted("s1", attempt: 1, at: now), .finished(.succeeded("late"), at: now)]) },
+        ]
+        for write in refusals {
+            await #expect { try await write() } throws: { isLeaseLost($0) }
+        }
+        #expect(try await first.heartbeat(duration: .seconds(10)).leaseHeld == false)
+        #expect(try await second.heartbeat(duration: .seconds(10)).leaseHeld)
+        #expect(database.scalar("SELECT state FROM jobs") == "running")
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE outcome IS NOT NULL") == "0")
+        #expect(database.scalar("SELECT detail ->> 'reason' FROM job_events WHERE kind = 'lease_expired'") == "the lease expired")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aDeadOwnerOnThisHostIsRecoveredAtOnceAndALiveOneIsNot(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        _ = try await store.enqueue([samplePlan(key: "dead"), samplePlan(key: "alive")])
+        let dying = try child(), living = try child()
+        defer { living.terminate() }
+        for process in [dying, living] {
+            let owner = LeaseOwner(host: me.host, bootID: me.bootID, pid: process.processIdentifier,
+                                   pidStart: LeaseOwner.startTime(of: process.processIdentifier)!)
+            _ = try await store.claim([("default", 1)], owner: owner, lease: .seconds(3600))
+        }
+        kill(dying.processIdentifier, SIGKILL)
+        dying.waitUntilExit()
+        let recovered = try await store.recoverDeadOwners(me: me)
+        #expect(recovered == [1])
+        #expect(database.scalar("SELECT state FROM jobs WHERE id = 1") == "pending")
+        #expect(database.scalar("SELECT state FROM jobs WHERE id = 2") == "running")
+        #expect(database.scalar("SELECT detail ->> 'reason' FROM job_events WHERE kind = 'lease_expired'")
+                == "owner pid \(dying.processIdentifier) is gone")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aCancelRequestReachesTheHeartbeatAndTheWorker(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        _ = try await store.enqueue([samplePlan(key: "k"), samplePlan(key: "other")])
+        let jobs = try await store.claim([("default", 2)], owner: me, lease: .seconds(30))
+        #expect(try await store.cancel(.id(jobs[0].jobID)) == .requested)
+        #expect(try await store.cancelRequested(among: jobs.map(\.jobID)) == [jobs[0].jobID])
+        #expect(try await jobs[0].heartbeat(duration: .seconds(30)) == Heartbeat(leaseHeld: true, cancelRequested: true))
+        try await jobs[0].finish(.cancelled(.cancelled))
+        #expect(try await store.state(of: .id(jobs[0].jobID)) == .cancelled)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func atMostOneCurrentSuccessPerStepEvenFromAStaleWorker(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        let now = Timestamp.now()
+        _ = try await store.enqueue([samplePlan(key: "k")], now: now)
+        let stale = try await store.claim([("default", 1)], owner: me, lease: .seconds(1), now: now)[0]
+        try await stale.beginStep("s0", attempt: 1, now: now)
+        _ = try await store.expireLeases(now: now.plus(seconds: 2))
+        let fresh = try await store.claim([("default", 1)], owner: me, lease: .seconds(30), now: now.plus(seconds: 2))[0]
+        #expect(fresh.records["s0"] == StepRecord(attempts: 1))
+        try await fresh.beginStep("s0", attempt: 2)
+        try await fresh.recordStep("s0", attempt: 2, outcome: .success("fresh"))
+        await #expect { try await stale.recordStep("s0", attempt: 1, outcome: .success("stale")) } throws: { isLeaseLost($0) }
+        await #expect(throws: StoreError.self) { try await fresh.recordStep("s0", attempt: 2, outcome: .success("twice")) }
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE outcome = 'ok'") == "1")
+        let step = try #require(try await store.steps(of: fresh.jobID)["s0"])
+        #expect(step.output == "fresh" && step.attempts == 2 && step.outcome == .ok)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func recordsStartsOutcomesAndEvents(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
+        let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        let failure = ErrInfo(code: "unavailable", message: "503", retryable: true)
+        try await job.beginStep("s0", attempt: 1)
+        #expect(try await store.steps(of: job.jobID)["s0"]?.attempts == 1)
+        try await job.recordStep("s0", attempt: 1, outcome: .failure(failure))
+        try await job.reschedule(runAt: .now(), error: failure)
+        let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        #expect(again.records == ["s0": StepRecord(attempts: 1, lastError: failure)])
+        try await again.beginStep("s0", attempt: 2)
+        try await again.recordStep("s0", attempt: 2, outcome: .success(["n": 0]))
+        try await again.finish(.succeeded(["n": 0]))
+        let step = try #require(try await store.steps(of: job.jobID)["s0"])
+        #expect(step.output == ["n": 0] && step.attempts == 2 && step.outcome == .ok)
+        #expect(try await store.eventKinds(of: job.jobID) == ["enqueued", "claimed", "step_started", "step_failed", "retry_scheduled", "claimed",
+                                                             "step_started", "step_succeeded", "succeeded"])
+        let detail = try await store.detail(.id(job.jobID))
+        #expect(detail.result == ["n": 0] && detail.summary.state == .succeeded && detail.summary.finishedAt != nil)
+        #expect(database.scalar("SELECT count(*) FROM jobs WHERE lease_owner IS NULL AND lease_expires_at IS NULL") == "1")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func writesPreparedAheadCommitWithTheNextWriteAllOrNone(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
+        let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        try await job.beginStep("s0", attempt: 1)
+        let carried = RunWrite.stepFinished("s0", attempt: 1, outcome: .success("zero"), at: .now())
+        // A refused write takes what it carried down with it.
+        await #expect(throws: StoreError.self) { try await job.beginStep("s1", attempt: 1, after: [carried, carried]) }
+        #expect(try await store.steps(of: job.jobID)["s0"]?.outcome == nil)
+        try await job.beginStep("s1", attempt: 1, after: [carried])
+        #expect(try await store.steps(of: job.jobID)["s0"]?.output == "zero")
+        #expect(try await store.steps(of: job.jobID)["s1"]?.attempts == 1)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func releaseHandsTheRunBackWithoutCountingIt(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
+        let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        try await job.beginStep("s0", attempt: 1)
+        try await job.recordStep("s0", attempt: 1, outcome: .success("done"))
+        try await job.beginStep("s1", attempt: 1)
+        try await job.release()
+        #expect(database.scalar("SELECT state || ' ' || runs FROM jobs WHERE lease_owner IS NULL") == "pending 0")
+        let steps = try await store.steps(of: job.jobID)
+        #expect(steps["s0"]?.output == "done" && steps["s0"]?.attempts == 1)
+        #expect(steps["s1"] == nil)
+        #expect(database.scalar("SELECT outcome FROM step_results WHERE step_id = 's1'") == "cancelled")
+        let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        #expect(again.records == ["s0": StepRecord(output: "done", attempts: 1)])
+        #expect(again.runs == 1)
+    }
+}
