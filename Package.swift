@@ -66,6 +66,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The README's library example, exactly as printed (a test checks the README against it and runs it).
+        .executableTarget(
+            name: "LibraryExample",
+            dependencies: [
+                "PlanCore", "PlanStore", "PlanWorker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/LibraryWorker"  // a user's package settings: no upcoming features
+        ),
         .testTarget(
             name: "PlanCoreTests",
             dependencies: [
@@ -85,7 +95,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "planqTests", dependencies: ["planq", "PlanCore", "PlanStore"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "planqTests", dependencies: ["planq", "LibraryExample", "PlanCore", "PlanStore"], exclude: ["Fixtures"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
