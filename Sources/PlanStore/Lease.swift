@@ -87,28 +87,6 @@ public struct Lease: Sendable, Identifiable {
     }
 }
 
-/// One write of a run, as data: made ready ahead and committed by `Lease.commit` (or passed as a
-/// lease method's `after:`), fenced by the run's token like every other.
-public enum RunWrite: Sendable {
-    /// Execution `attempt` of a step starts (committed before its capability is called).
-    case stepStarted(String, attempt: Int, at: Timestamp)
-    /// Execution `attempt` of a step ended.
-    case stepFinished(String, attempt: Int, outcome: Result<JSONValue, ErrInfo>, at: Timestamp)
-    /// The run ends the job.
-    case finished(RunOutcome, at: Timestamp)
-    /// The run failed with a retryable error: the job waits until `runAt`.
-    case rescheduled(runAt: Timestamp, error: ErrInfo, at: Timestamp)
-    /// The run is handed back uncounted.
-    case released(at: Timestamp)
-}
-
-/// How a run ended the job.
-public enum RunOutcome: Sendable {
-    case succeeded(JSONValue)
-    case failed(ErrInfo)
-    case cancelled(ErrInfo?)
-}
-
 /// What a heartbeat found.
 public struct Heartbeat: Sendable, Hashable {
     /// `false` when the lease moved on: the worker must stop this run.
@@ -119,41 +97,5 @@ public struct Heartbeat: Sendable, Hashable {
     public init(leaseHeld: Bool, cancelRequested: Bool) {
         self.leaseHeld = leaseHeld
         self.cancelRequested = cancelRequested
-    }
-}
-
-/// What to claim, for whom, for how long.
-public struct ClaimRequest: Sendable {
-    public var owner: LeaseOwner
-    /// How long the lease lasts unrenewed.
-    public var duration: Duration
-    /// Only these queues, when given.
-    public var queues: [String]?
-    /// A job claimed for the first time whose first step is a single call (no `each`) also has
-    /// that step's first execution begun in the claim's transaction: the run saves a transaction,
-    /// and must record that execution's end even if the call never happens (`Lease.begunStep`).
-    public var beginFirstSteps: Bool
-    /// Handed the unpaused queues with due jobs, says how many to take from each.
-    public var grants: @Sendable (_ due: [String]) -> [(queue: String, limit: Int)]
-
-    public init(owner: LeaseOwner, duration: Duration, queues: [String]? = nil, beginFirstSteps: Bool = false,
-                grants: @escaping @Sendable (_ due: [String]) -> [(queue: String, limit: Int)]) {
-        self.owner = owner
-        self.duration = duration
-        self.queues = queues
-        self.beginFirstSteps = beginFirstSteps
-        self.grants = grants
-    }
-}
-
-/// What one claim found.
-public struct ClaimBatch: Sendable {
-    public let leases: [Lease]
-    /// When nothing was claimed: the earliest `run_at` of a pending job not due yet, in the queues asked about.
-    public let nextRunAt: Timestamp?
-
-    public init(leases: [Lease], nextRunAt: Timestamp?) {
-        self.leases = leases
-        self.nextRunAt = nextRunAt
     }
 }

@@ -28,7 +28,7 @@ public struct LeaseOwner: Sendable, Hashable {
 
     /// Why the holder of a lease recorded as (`bootID`, `pid`, `pidStart`) on this host is provably
     /// dead, or `nil` when it may be alive.
-    public func deathReason(ofBootID bootID: String, pid: Int32, pidStart: Int64) -> String? {
+    func deathReason(ofBootID bootID: String, pid: Int32, pidStart: Int64) -> String? {
         if bootID != self.bootID { return "the owner ran before the last boot" }
         guard let start = Self.startTime(of: pid) else { return "owner pid \(pid) is gone" }
         if start != pidStart { return "owner pid \(pid) is another process now" }
@@ -46,7 +46,7 @@ public struct LeaseOwner: Sendable, Hashable {
     }
 
     /// Field 22 of `/proc/PID/stat`, or `nil` when there is no such process.
-    public static func startTime(of pid: Int32) -> Int64? {
+    static func startTime(of pid: Int32) -> Int64? {
         guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After "pid (comm)", fields start at field 3 (state); starttime is field 22.

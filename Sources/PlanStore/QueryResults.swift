@@ -11,10 +11,10 @@ public struct JobSummary: Sendable, Hashable {
     public let runAt: String
     public let createdAt: String
     public let finishedAt: String?
-    public let errorCode: String?
+    public let errorCode: ErrorCode?
 
     public init(id: Int64, idempotencyKey: String, queue: String, priority: Int, state: JobState, runs: Int, runAt: String,
-                createdAt: String, finishedAt: String?, errorCode: String?) {
+                createdAt: String, finishedAt: String?, errorCode: ErrorCode?) {
         self.id = id
         self.idempotencyKey = idempotencyKey
         self.queue = queue
@@ -30,7 +30,7 @@ public struct JobSummary: Sendable, Hashable {
     public var json: JSONValue {
         ["id": .integer(id), "idempotency_key": .string(idempotencyKey), "queue": .string(queue), "priority": .integer(Int64(priority)),
          "state": .string(state.rawValue), "runs": .integer(Int64(runs)), "run_at": .string(runAt), "created_at": .string(createdAt),
-         "finished_at": finishedAt.map(JSONValue.string) ?? .null, "error_code": errorCode.map(JSONValue.string) ?? .null]
+         "finished_at": finishedAt.map(JSONValue.string) ?? .null, "error_code": errorCode.map { .string($0.rawValue) } ?? .null]
     }
 }
 
@@ -41,6 +41,7 @@ public struct StepSummary: Sendable, Hashable {
     public let outcome: StepOutcome?
     public let attempts: Int
     public let output: JSONValue?
+    public let error: JSONValue?
 
     public init(id: String, outcome: StepOutcome?, attempts: Int, output: JSONValue?, error: JSONValue?) {
         self.id = id
@@ -49,20 +50,19 @@ public struct StepSummary: Sendable, Hashable {
         self.output = output
         self.error = error
     }
-    public let error: JSONValue?
 }
 
 /// One event of a job's history.
 public struct JobEvent: Sendable, Hashable {
     public let at: String
-    public let kind: String
+    public let kind: EventKind
+    public let detail: JSONValue?
 
-    public init(at: String, kind: String, detail: JSONValue?) {
+    public init(at: String, kind: EventKind, detail: JSONValue?) {
         self.at = at
         self.kind = kind
         self.detail = detail
     }
-    public let detail: JSONValue?
 }
 
 /// Everything about one job.
@@ -94,7 +94,7 @@ public struct JobDetail: Sendable, Hashable {
                 ["id": .string($0.id), "outcome": $0.outcome.map { .string($0.rawValue) } ?? .null, "attempts": .integer(Int64($0.attempts)),
                  "output": $0.output ?? .null, "error": $0.error ?? .null]
             }),
-            "events": .array(events.map { ["at": .string($0.at), "kind": .string($0.kind), "detail": $0.detail ?? .null] }),
+            "events": .array(events.map { ["at": .string($0.at), "kind": .string($0.kind.rawValue), "detail": $0.detail ?? .null] }),
         ]
     }
 }
@@ -104,6 +104,7 @@ public struct QueueStats: Sendable, Hashable {
     public let queue: String
     public let paused: Bool
     public let maxPending: Int?
+    public let counts: [JobState: Int]
 
     public init(queue: String, paused: Bool, maxPending: Int?, counts: [JobState: Int]) {
         self.queue = queue
@@ -111,7 +112,6 @@ public struct QueueStats: Sendable, Hashable {
         self.maxPending = maxPending
         self.counts = counts
     }
-    public let counts: [JobState: Int]
 }
 
 public struct StoreStats: Sendable, Hashable {
@@ -132,35 +132,35 @@ public struct StoreStats: Sendable, Hashable {
 public struct RegisteredCapability: Sendable, Hashable {
     public let name: String
     public let worker: String
+    public let registeredAt: String
 
     public init(name: String, worker: String, registeredAt: String) {
         self.name = name
         self.worker = worker
         self.registeredAt = registeredAt
     }
-    public let registeredAt: String
 }
 
 /// What `prune` would delete.
 public struct PruneCounts: Sendable, Hashable {
     public let jobs: Int
     public let stepResults: Int
+    public let events: Int
 
     public init(jobs: Int, stepResults: Int, events: Int) {
         self.jobs = jobs
         self.stepResults = stepResults
         self.events = events
     }
-    public let events: Int
 }
 
 /// Running and pending jobs, for a worker's status line.
 public struct ActivityCounts: Sendable, Hashable {
     public let running: Int
+    public let pending: Int
 
     public init(running: Int, pending: Int) {
         self.running = running
         self.pending = pending
     }
-    public let pending: Int
 }

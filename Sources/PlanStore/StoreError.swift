@@ -60,4 +60,11 @@ extension StoreError {
         default: false
         }
     }
+
+    /// What tells one fault from another, for logging a fault once: the database's own error
+    /// class (the same fault meets different statements), or the whole error.
+    public var faultKind: String {
+        if case .sqlite(let error) = self { return "sqlite \(error.primaryCode)" }
+        return description
+    }
 }

@@ -31,7 +31,7 @@ struct List: AsyncParsableCommand {
             return
         }
         let rows = jobs.map { job in
-            [String(job.id), job.state.rawValue, job.queue, String(job.priority), String(job.runs), job.runAt, job.idempotencyKey, job.errorCode ?? ""]
+            [String(job.id), job.state.rawValue, job.queue, String(job.priority), String(job.runs), job.runAt, job.idempotencyKey, job.errorCode?.rawValue ?? ""]
         }
         print(Table.render(header: ["ID", "STATE", "QUEUE", "PRI", "RUNS", "RUN_AT", "KEY", "ERROR"], rows: rows))
     }

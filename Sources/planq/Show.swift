@@ -31,6 +31,6 @@ struct Show: AsyncParsableCommand {
         }
         print(Table.render(header: ["STEP", "OUTCOME", "ATTEMPTS", "OUTPUT / ERROR"], rows: steps))
         print("\nevents")
-        print(Table.render(header: ["AT", "KIND", "DETAIL"], rows: detail.events.map { [$0.at, $0.kind, $0.detail?.canonicalText ?? ""] }))
+        print(Table.render(header: ["AT", "KIND", "DETAIL"], rows: detail.events.map { [$0.at, $0.kind.rawValue, $0.detail?.canonicalText ?? ""] }))
     }
 }

@@ -3,9 +3,17 @@ import Testing
 
 /// The pure core drives no plan and does no I/O: checked by reading its sources.
 @Suite struct Architecture {
-    static let coreFolder = URL(fileURLWithPath: #filePath)
+    static let sources = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Sources/PlanCore")
+        .appendingPathComponent("Sources")
+    static let coreFolder = sources.appendingPathComponent("PlanCore")
+
+    /// The Swift files under `Sources/target`, with their text.
+    static func sourceFiles(of target: String) throws -> [(name: String, text: String)] {
+        let folder = sources.appendingPathComponent(target)
+        let names = try #require(FileManager.default.subpaths(atPath: folder.path)).filter { $0.hasSuffix(".swift") }
+        return try names.map { ($0, try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8)) }
+    }
 
     static let forbidden = [
         "Task.detached", "DispatchQueue", "import Foundation\n", "import FoundationNetworking", "import Glibc",
@@ -21,6 +29,31 @@ import Testing
             #expect(text.firstMatch(of: /(^|[^\w.])Task\s*(\(|\{)/) == nil, "\(file) starts an unstructured Task")
             for pattern in Self.forbidden {
                 #expect(!text.contains(pattern), "\(file) contains \(pattern)")
+            }
+        }
+    }
+
+    @Test func theLibrariesHoldNoBenchmarkAndTheWorkerKnowsNothingOfSQLite() throws {
+        for target in ["PlanCore", "PlanStore", "PlanWorker"] {
+            let files = try Self.sourceFiles(of: target)
+            #expect(!files.isEmpty)
+            for file in files {
+                #expect(file.text.range(of: "bench", options: .caseInsensitive) == nil, "\(target)/\(file.name) holds benchmark code")
+            }
+        }
+        for file in try Self.sourceFiles(of: "PlanWorker") {
+            for pattern in ["SQLite", "-wal", "inotify", "import CSQLite"] {
+                #expect(!file.text.contains(pattern), "PlanWorker/\(file.name) mentions \(pattern): the store's business")
+            }
+        }
+    }
+
+    @Test func thePackageHasOneLock() throws {
+        for target in ["PlanCore", "PlanStore", "PlanWorker", "PlanBench", "planq"] {
+            for file in try Self.sourceFiles(of: target) {
+                for pattern in ["import Synchronization", "import Dispatch", "DispatchSemaphore", "pthread_mutex_lock"] where file.name != "Locked.swift" {
+                    #expect(!file.text.contains(pattern), "\(target)/\(file.name) uses \(pattern); Locked is the package's lock")
+                }
             }
         }
     }

@@ -1,4 +1,4 @@
-import PlanStore
+@testable import PlanStore
 import Testing
 
 @Suite struct LeaseOwners {

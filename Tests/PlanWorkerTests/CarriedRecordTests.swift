@@ -36,7 +36,7 @@ import Testing
                             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await worker.run()
         #expect(seen.withLock { $0 } == ["b": StepRecord(output: "A", attempts: 1), "c": StepRecord(output: "b", attempts: 1)])
-        let kinds = try await reader.detail(.id(id)).events.map(\.kind)
+        let kinds = try await reader.detail(.id(id)).events.map(\.kind.rawValue)
         #expect(kinds == ["enqueued", "claimed", "step_started", "step_succeeded", "step_started", "step_succeeded", "step_started",
                           "step_succeeded", "succeeded"])
     }

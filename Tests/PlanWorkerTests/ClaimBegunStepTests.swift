@@ -26,13 +26,13 @@ import Testing
 
         let done = try await store.detail(.id(ok))
         #expect(done.summary.state == .succeeded)
-        #expect(done.events.map(\.kind) == ["enqueued", "claimed", "step_started", "step_succeeded", "succeeded"])
+        #expect(done.events.map(\.kind.rawValue) == ["enqueued", "claimed", "step_started", "step_succeeded", "succeeded"])
         #expect(done.steps.map(\.attempts) == [1])
 
         let failed = try await store.detail(.id(broken))
         #expect(failed.summary.state == .failed)
         #expect(failed.summary.errorCode == "invalid_input")
-        #expect(failed.events.map(\.kind) == ["enqueued", "claimed", "step_started", "step_failed", "failed"])
+        #expect(failed.events.map(\.kind.rawValue) == ["enqueued", "claimed", "step_started", "step_failed", "failed"])
         let step = try #require(failed.steps.first)
         #expect(step.id == "a" && step.outcome == .error && step.attempts == 1)
         #expect(step.error?.objectValue?["code"] == "invalid_input")

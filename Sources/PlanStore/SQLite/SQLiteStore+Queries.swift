@@ -9,7 +9,7 @@ extension SQLiteStore {
         JobSummary(id: try row.int("id"), idempotencyKey: try row.text("idempotency_key"), queue: try row.text("queue"),
                    priority: Int(try row.int("priority")), state: try row.state(), runs: Int(try row.int("runs")),
                    runAt: try row.text("run_at"), createdAt: try row.text("created_at"), finishedAt: try row.optionalText("finished_at"),
-                   errorCode: try row.optionalText("error_code"))
+                   errorCode: try row.optionalText("error_code").map(ErrorCode.init(rawValue:)))
     }
 
     public func list(state: JobState?, queue: String?, limit: Int) async throws(StoreError) -> [JobSummary] {
@@ -52,7 +52,7 @@ extension SQLiteStore {
                                          output: try step.json("output"), error: try last.json("error")))
             }
             let events = try connection.query("SELECT at, kind, detail FROM job_events WHERE job_id = ? ORDER BY id", [.integer(id)])
-                .map { row in JobEvent(at: try row.text("at"), kind: try row.text("kind"), detail: try row.json("detail")) }
+                .map { row in JobEvent(at: try row.text("at"), kind: try row.eventKind(), detail: try row.json("detail")) }
             guard let plan = try row.json("plan") else { throw StoreError.corruptValue("job \(id) has no plan") }
             return JobDetail(summary: try Self.summary(row), plan: plan, result: try row.json("result"),
                              error: try row.json("last_error"), steps: steps, events: events)

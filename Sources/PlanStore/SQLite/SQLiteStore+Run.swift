@@ -7,7 +7,8 @@ extension SQLiteStore {
         try await commitRuns([(lease, writes)])
     }
 
-    /// The writes of several runs in one transaction: all or none (the benchmark's floor).
+    /// The writes of several runs in one transaction: all or none (what group commit does for runs
+    /// writing at once; the floor figure measures it from one task).
     package func commitRuns(_ runs: [(lease: Lease.ID, writes: [RunWrite])]) async throws(StoreError) {
         let statements = runs.flatMap { run in run.writes.map { Self.statements(for: $0, of: run.lease) } }
         try await commit { connection in

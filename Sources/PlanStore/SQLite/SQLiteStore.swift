@@ -3,35 +3,6 @@ import Glibc
 import Migrations
 import PlanCore
 
-/// How to open a store.
-public struct StoreOptions: Sendable {
-    public var path: String
-    /// Create the file when it is missing, and apply pending migrations.
-    public var create: Bool
-    /// Apply pending migrations (and so finish a database whose creation was cut short); `create`
-    /// implies it. Without it, a file without planq's tables is refused (`notInitialized`).
-    public var migrate: Bool
-    /// A new database is readable and writable by its group too (0660 instead of 0600).
-    public var groupWritable: Bool
-    public var durability: Durability
-    /// How long a statement waits for a lock before failing with a busy error.
-    public var busyTimeout: Duration
-    /// Pack concurrent writes from many threads into shared transactions (the worker's mode):
-    /// each still commits before its call returns, but one fsync serves many.
-    public var groupCommit: Bool
-
-    public init(path: String, create: Bool, migrate: Bool = false, groupWritable: Bool = false, durability: Durability = .full,
-                busyTimeout: Duration = .seconds(5), groupCommit: Bool = false) {
-        self.path = path
-        self.create = create
-        self.migrate = create || migrate
-        self.groupWritable = groupWritable
-        self.durability = durability
-        self.busyTimeout = busyTimeout
-        self.groupCommit = groupCommit
-    }
-}
-
 /// The job store in one SQLite file: every job, step execution and event.
 ///
 /// Thread-safe: calls are serialized on one connection; with `groupCommit`, the writes of many
@@ -137,44 +108,4 @@ public final class SQLiteStore: JobStore {
     public func changes() -> StoreChanges? {
         WALWatcher.changes(databasePath: path)
     }
-}
-
-/// A `job_events` row, its text made before the write transaction that inserts it.
-struct EventRow: Sendable {
-    let values: [SQLValue]
-
-    init(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) {
-        values = [.integer(jobID), .time(now), .text(kind.rawValue), .json(detail)]
-    }
-}
-
-extension Connection {
-    /// Appends an event to a job's history.
-    func insert(_ event: EventRow) throws {
-        try query("INSERT INTO job_events (job_id, at, kind, detail) VALUES (?, ?, ?, ?)", event.values)
-    }
-
-    /// Appends an event to a job's history.
-    func event(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) throws {
-        try insert(EventRow(jobID, kind, at: now, detail))
-    }
-}
-
-extension JSONValue {
-    /// Parses stored JSON text. What planq recorded reads back as it was; text that does not parse
-    /// (a database altered by hand or damaged) is a store error, never taken for a string.
-    init(stored text: String) throws(StoreError) {
-        do {
-            self = try JSONParser.parse(text)
-        } catch {
-            throw .corruptValue("stored JSON does not parse (\(error))")
-        }
-    }
-}
-
-extension SQLValue {
-    static func json(_ value: JSONValue?) -> SQLValue { value.map { .text($0.canonicalText) } ?? .null }
-    static func time(_ value: Timestamp) -> SQLValue { .text(value.iso8601) }
-    /// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
-    static func idList(_ ids: [Int64]) -> SQLValue { .text("[" + ids.map(String.init).joined(separator: ",") + "]") }
 }

@@ -143,6 +143,13 @@ package struct Row {
         return time
     }
 
+    /// A `job_events.kind` column.
+    package func eventKind(_ name: String = "kind") throws(StoreError) -> EventKind {
+        let text = try text(name)
+        guard let kind = EventKind(rawValue: text) else { throw .corruptValue("column \(name) holds \(text.quoted), not an event kind") }
+        return kind
+    }
+
     /// A `JobState` column.
     package func state(_ name: String = "state") throws(StoreError) -> JobState {
         let text = try text(name)

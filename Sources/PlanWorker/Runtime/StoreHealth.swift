@@ -23,7 +23,7 @@ struct StoreHealth {
     mutating func failed(_ error: StoreError, doing what: String, logger: Logger) -> Duration {
         failures += 1
         backoff = backoff == .zero ? Self.firstBackoff : min(backoff * 2, Self.longestBackoff)
-        let kind = Self.kind(of: error)
+        let kind = error.faultKind
         if faultKind != kind {
             logger.error("store fault; backing off", metadata: [
                 "doing": "\(what)", "error": "\(error)", "failures": "\(failures)",
@@ -32,13 +32,6 @@ struct StoreHealth {
         }
         fault = error.description
         return backoff
-    }
-
-    /// What makes one fault differ from another: SQLite's primary code (the same fault meets
-    /// different statements), or the whole error.
-    private static func kind(of error: StoreError) -> String {
-        if case .sqlite(let error) = error { return "sqlite \(error.primaryCode)" }
-        return error.description
     }
 
     /// Records a store call that worked; logs the recovery when a fault is over.

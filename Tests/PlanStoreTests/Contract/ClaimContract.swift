@@ -101,7 +101,7 @@ import Testing
         #expect(new.records.isEmpty)
         let step = try #require(try await store.steps(of: new.jobID)["s0"])
         #expect(step.attempts == 1 && step.outcome == nil)
-        let history = try await store.detail(.id(new.jobID)).events.map { $0.kind + " " + ($0.detail?.canonicalText ?? "") }
+        let history = try await store.detail(.id(new.jobID)).events.map { $0.kind.rawValue + " " + ($0.detail?.canonicalText ?? "") }
         #expect(history == [#"enqueued {"queue":"default","run_at":"\#(new.runAt)"}"#, #"claimed {"owner":"\#(me.label)","run":1,"token":1}"#,
                             #"step_started {"attempt":1,"step":"s0"}"#])
         // The run goes on as if it had begun the step itself.

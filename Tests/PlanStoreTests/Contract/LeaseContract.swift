@@ -1,6 +1,6 @@
 import Foundation
 import PlanCore
-import PlanStore
+@testable import PlanStore
 import Testing
 
 /// Starts `sleep 60` as a real child process.

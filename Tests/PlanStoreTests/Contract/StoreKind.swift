@@ -39,7 +39,7 @@ extension JobStore {
 
     /// The event kinds of a job's history, oldest first.
     func eventKinds(of id: Int64) async throws -> [String] {
-        try await detail(.id(id)).events.map(\.kind)
+        try await detail(.id(id)).events.map(\.kind.rawValue)
     }
 }
 
