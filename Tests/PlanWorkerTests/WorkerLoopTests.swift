@@ -11,9 +11,18 @@ import Testing
 
     func at(_ offset: Duration) -> TestClock<Duration>.Instant { clock.now.advanced(by: offset) }
 
-    @Test func theFirstTurnFeedsTheWatchdogRecoversLeasesAndClaimsEverySlot() {
+    @Test func theFirstTurnRecoversLeasesAndClaimsEverySlotAndTheWatchdogIsFedAtHalfItsInterval() {
         var loop = Loop(configuration: configuration, watchdogInterval: .seconds(20))
-        #expect(loop.handle(.tick, at: at(.zero)) == [.feedWatchdog, .recoverLeases, .claim(free: 2, running: [:])])
+        #expect(loop.handle(.tick, at: at(.zero)) == [.recoverLeases, .claim(free: 2, running: [:])])
+        #expect(loop.handle(.claimed([], nextRunIn: nil), at: at(.zero)) == [.sleep(until: at(.seconds(1)))])
+        #expect(!loop.handle(.tick, at: at(.milliseconds(9999))).contains(.feedWatchdog))
+        _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.milliseconds(9999)))
+        #expect(loop.handle(.tick, at: at(.seconds(10))).first == .feedWatchdog)
+        // The sleep never outlasts the next feed.
+        _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.seconds(10)))
+        var idle = Loop(configuration: WorkerConfiguration(idleWake: .seconds(60)), watchdogInterval: .seconds(4))
+        _ = idle.handle(.tick, at: at(.zero))
+        #expect(idle.handle(.claimed([], nextRunIn: nil), at: at(.milliseconds(500))) == [.sleep(until: at(.seconds(2)))])
     }
 
     @Test func claimedJobsMeanLookAgainAtOnceAndAFullWorkerThrottlesAndSleeps() {

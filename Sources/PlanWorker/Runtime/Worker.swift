@@ -92,6 +92,7 @@ public final class Worker: Service {
         let clock = ContinuousClock()
         var machine = WorkerLoop<ContinuousClock.Instant>(configuration: configuration, watchdogInterval: notifier.watchdogInterval)
         var pending: [WorkerLoop<ContinuousClock.Instant>.Event] = [.tick]
+        notifier.notify("WATCHDOG=1")
         while !Task.isCancelled, !machine.isStopped {
             // What happened meanwhile first: a shutdown or a job's end changes what the answer means.
             let events = inbox.withLock { inbox in defer { inbox = [] }; return inbox } + pending

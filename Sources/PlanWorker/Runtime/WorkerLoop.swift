@@ -147,9 +147,12 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
 
     /// One turn: the duties that are due, then a claim into free slots, or a rest.
     private mutating func turn(at now: Instant) -> [Action] {
+        // The loop's start counts as a watchdog feed and a cancel check (the worker feeds the
+        // watchdog as it starts, and nothing is running yet).
         if lastCancelCheck == nil { lastCancelCheck = now }
+        if lastWatchdog == nil { lastWatchdog = now }
         var actions: [Action] = []
-        if let interval = watchdogInterval, lastWatchdog.map({ $0.duration(to: now) >= interval / 2 }) ?? true {
+        if let interval = watchdogInterval, let last = lastWatchdog, last.duration(to: now) >= interval / 2 {
             actions.append(.feedWatchdog)
             lastWatchdog = now
         }
