@@ -12,7 +12,7 @@ FISHCOMPDIR ?= /usr/share/fish/vendor_completions.d
 RELEASE_BUILD = .build-release
 UNITS = planq-worker.service planq-worker@.service planq-prune.service planq-prune.timer
 
-.PHONY: deps build release test demo install uninstall clean
+.PHONY: deps build release test demo bench install uninstall clean
 
 deps:
 	scripts/install-deps
@@ -28,6 +28,11 @@ test: deps
 ## Build planq and run its main job end to end on the sample plans in Examples/.
 demo: build
 	scripts/demo
+
+## planq and Huey 3.5.4 side by side on this machine, both at their defaults (bench/peers/run;
+## Huey goes into a virtual environment of its own under ~/.cache/planq-bench).
+bench: release
+	bench/peers/run --planq $(RELEASE_BUILD)/release/planq
 
 ## A release binary with the Swift runtime linked in: it needs only libsqlite3 and libc on the target.
 release:

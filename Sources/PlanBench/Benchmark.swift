@@ -70,16 +70,20 @@ public struct Benchmark: Sendable {
         if wanted("baseline_insert_per_s", "enqueue_per_s", "enqueue_batch_per_s") {
             add("baseline_insert_per_s", try await measure { try baseline.insertsPerSecond(count: jobs, row: row) })
         }
-        if wanted("baseline_cycle_per_s", "jobs_per_s_c1", "jobs_per_s_c16", "floor_jobs_per_s_c16", "steps_per_s_5step") {
+        if wanted("baseline_cycle_per_s", "jobs_per_s_c1", "jobs_per_s_c16", "cpu_us_per_job_c16", "floor_jobs_per_s_c16", "steps_per_s_5step") {
             add("baseline_cycle_per_s", try await measure { try baseline.cyclesPerSecond(count: jobs, row: row) })
         }
         if wanted("enqueue_per_s") { add("enqueue_per_s", try await measure { try await enqueueRate(batch: 1, total: jobs) }) }
         if wanted("enqueue_batch_per_s") { add("enqueue_batch_per_s", try await measure { try await enqueueRate(batch: 1000, total: max(jobs * 10, 1000)) }) }
-        if wanted("jobs_per_s_c1") { add("jobs_per_s_c1", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 1) }) }
-        if wanted("jobs_per_s_c16") { add("jobs_per_s_c16", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 16) }) }
+        if wanted("jobs_per_s_c1") { add("jobs_per_s_c1", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 1) }.perSecond) }
+        if wanted("jobs_per_s_c16", "cpu_us_per_job_c16") {
+            let (rate, cpu) = try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 16) }
+            add("jobs_per_s_c16", rate)
+            add("cpu_us_per_job_c16", cpu)
+        }
         if wanted("floor_jobs_per_s_c16") { add("floor_jobs_per_s_c16", try await measure { try await floorRate(jobs: jobs, batch: 16) }) }
         if wanted("steps_per_s_5step") {
-            add("steps_per_s_5step", try await measure { try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16) * 5 })
+            add("steps_per_s_5step", try await measure { try await workerRate(jobs: max(1, jobs / 5), steps: 5, concurrency: 16).perSecond * 5 })
         }
         if wanted("wakeup_p50_ms", "wakeup_p99_ms") {
             let (p50, p99) = try await measure { try await wakeups() }
@@ -153,21 +157,32 @@ public struct Benchmark: Sendable {
         return logger
     }()
 
-    /// Jobs per second through an in-process worker with full journaling and events, until drained.
-    private func workerRate(jobs: Int, steps: Int, concurrency: Int) async throws -> Double {
+    /// Jobs per second through an in-process worker with full journaling and events, until drained,
+    /// and the process's CPU time (user and system, every thread) per job meanwhile, in µs.
+    private func workerRate(jobs: Int, steps: Int, concurrency: Int) async throws -> (perSecond: Double, cpuMicrosecondsPerJob: Double) {
         let store = try freshStore("e2e-\(steps)-\(concurrency).db", groupCommit: true)
         try await fill(store, count: jobs, steps: steps)
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
                             configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Self.quiet)
         let clock = ContinuousClock()
         let started = clock.now
+        let cpuBefore = Self.processCPU()
         try await worker.run()
-        return Double(jobs) / (clock.now - started).seconds
+        let cpu = Self.processCPU() - cpuBefore
+        return (Double(jobs) / (clock.now - started).seconds, (cpu.seconds * 1e6 / Double(jobs) * 10).rounded() / 10)
+    }
+
+    /// The process's CPU time so far, user and system, every thread.
+    static func processCPU() -> Duration {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func duration(_ time: timeval) -> Duration { .seconds(Int64(time.tv_sec)) + .microseconds(Int64(time.tv_usec)) }
+        return duration(usage.ru_utime) + duration(usage.ru_stime)
     }
 
     /// The store's own limit for single-step jobs, `batch` at a time: claimed with their steps begun
     /// in one transaction (as the worker claims), the steps' results recorded with the jobs' ends in
-    /// a second (DESIGN's order of commits allows no fewer: a step's start before its call), by one
+    /// a second (the order of commits allows no fewer: a step's start before its call), by one
     /// thread through the store API with no worker — the most a worker at concurrency `batch` could
     /// reach.
     private func floorRate(jobs: Int, batch: Int) async throws -> Double {

@@ -12,6 +12,7 @@ struct Bench: AsyncParsableCommand {
             Figures: baseline_insert_per_s and baseline_cycle_per_s (raw SQLite: a job-sized INSERT per transaction; \
             a claim transaction plus a finish transaction), enqueue_per_s (one plan per transaction), enqueue_batch_per_s \
             (1,000 per transaction), jobs_per_s_c1 and jobs_per_s_c16 (single-step echo jobs through an in-process worker), \
+            cpu_us_per_job_c16 (the process's user and system CPU time per job while it ran those at c16), \
             floor_jobs_per_s_c16 (the same jobs' writes, sixteen at a time in two transactions, one thread, no worker), \
             steps_per_s_5step, wakeup_p50_ms and wakeup_p99_ms (enqueue by another connection to the first step's start), \
             backlog_1m_vs_10k (claim+finish rate with --backlog pending jobs over the rate with 10,000), peak_rss_mib \
@@ -34,7 +35,7 @@ struct Bench: AsyncParsableCommand {
 
     static let keys = [
         "baseline_insert_per_s", "baseline_cycle_per_s", "enqueue_per_s", "enqueue_batch_per_s", "jobs_per_s_c1", "jobs_per_s_c16",
-        "floor_jobs_per_s_c16", "steps_per_s_5step", "wakeup_p50_ms", "wakeup_p99_ms", "backlog_1m_vs_10k", "peak_rss_mib", "history_100k_vs_0",
+        "cpu_us_per_job_c16", "floor_jobs_per_s_c16", "steps_per_s_5step", "wakeup_p50_ms", "wakeup_p99_ms", "backlog_1m_vs_10k", "peak_rss_mib", "history_100k_vs_0",
     ]
 
     private var onlyKeys: Set<String> { Set((only ?? "").split(separator: ",").map { String($0) }) }
