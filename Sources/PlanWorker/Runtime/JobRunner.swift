@@ -10,20 +10,20 @@ struct JobRunner: Sendable {
     let random: UnitRandom
     var limits = ValueLimits.standard
     /// How long a claim holds a job unrenewed: the longest the run's last write is tried again.
-    var lease = Duration.seconds(30)
+    var leaseDuration = Duration.seconds(30)
     /// Told of each store fault the run's writes meet, and (`nil`) of writes that went through.
     var storeFault: @Sendable (StoreError?) -> Void = { _ in }
 
     /// `planEnded` is called once the plan is done and only its record is left to write: the slot
     /// is free then, and a claim for it can share the record's transaction.
-    func run(_ job: Lease, stop: StopSignal, planEnded: () -> Void) async {
+    func run(_ lease: Lease, stop: StopSignal, planEnded: () -> Void) async {
         var logger = logger
-        logger[metadataKey: "job.id"] = "\(job.jobID)"
-        logger.info("job claimed", metadata: ["queue": "\(job.queue)", "run": "\(job.runs)", "token": "\(job.id.token)"])
-        let journal = StoreJournal(lease: job, logger: logger, storeFault: storeFault)
+        logger[metadataKey: "lease.id"] = "\(lease.jobID)"
+        logger.info("job claimed", metadata: ["queue": "\(lease.queue)", "run": "\(lease.runs)", "token": "\(lease.id.token)"])
+        let journal = StoreJournal(lease: lease, logger: logger, storeFault: storeFault)
         let stepLogger = logger
         let plan = Rehydrator(
-            description: job.plan, jobID: job.jobID, registry: registry, journal: journal, clock: ContinuousClock(), limits: limits,
+            description: lease.plan, jobID: lease.jobID, registry: registry, journal: journal, clock: ContinuousClock(), limits: limits,
             log: { message, metadata in stepLogger.info("\(message)", metadata: metadata.mapValues { .string($0) }) }
         ).plan()
         let outcome = await Self.perform(plan, until: stop)
@@ -37,12 +37,12 @@ struct JobRunner: Sendable {
         // The last write carries every success not yet committed: while the database is at fault
         // (locked, full, ...) it is tried again, for as long as the lease would last unrenewed.
         let clock = ContinuousClock()
-        let deadline = clock.now + lease
+        let deadline = clock.now + leaseDuration
         var pause = Duration.milliseconds(10)
         var failures = 0
         while true {
             do {
-                try await record(outcome, of: job, stop: reason, carried: carried, logger: logger)
+                try await record(outcome, of: lease, stop: reason, carried: carried, logger: logger)
                 if failures > 0 {
                     logger.notice("job outcome recorded after the store recovered", metadata: ["failures": "\(failures)"])
                     storeFault(nil)
@@ -81,32 +81,32 @@ struct JobRunner: Sendable {
         }
     }
 
-    private func record(_ outcome: Result<JSONValue, ErrInfo>, of job: Lease, stop: StopReason?, carried: [RunWrite],
+    private func record(_ outcome: Result<JSONValue, ErrInfo>, of lease: Lease, stop: StopReason?, carried: [RunWrite],
                         logger: Logger) async throws(StoreError) {
         switch (outcome, stop) {
         case (.success(let value), _):
-            try await job.finish(.succeeded(value), after: carried)
+            try await lease.finish(.succeeded(value), after: carried)
             logger.info("job succeeded")
         case (_, .leaseLost?):
             logger.warning("job lease lost; another worker has it")
         case (.failure(let error), .cancelRequested?):
-            try await job.finish(.cancelled(error), after: carried)
+            try await lease.finish(.cancelled(error), after: carried)
             logger.info("job cancelled")
         case (.failure, .shutdown?):
-            try await job.release(after: carried)
+            try await lease.release(after: carried)
             logger.info("job released")
         case (.failure(let error), .storeFault?):
             // The store failed, not the plan: hand the run back with what it carried, uncounted.
-            try await job.release(after: carried)
+            try await lease.release(after: carried)
             logger.warning("job released after a store error", metadata: ["error.message": "\(error.message)"])
         case (.failure(let error), nil):
-            switch job.plan.decision(after: error, jobAttempt: job.runs, random: random()) {
+            switch lease.plan.decision(after: error, jobAttempt: lease.runs, random: random()) {
             case .retry(let delay):
                 let runAt = Timestamp.now().adding(PlanDuration(delay))
-                try await job.reschedule(runAt: runAt, error: error, after: carried)
+                try await lease.reschedule(runAt: runAt, error: error, after: carried)
                 logger.info("job retry scheduled", metadata: ["run_at": "\(runAt)", "error.code": "\(error.code)"])
             case .giveUp:
-                try await job.finish(.failed(error), after: carried)
+                try await lease.finish(.failed(error), after: carried)
                 logger.error("job failed", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
             }
         }

@@ -8,6 +8,8 @@ import ServiceLifecycle
 /// and on graceful shutdown stops claiming, lets running jobs finish for `grace`, then hands the
 /// rest back. `run()` returns when shut down (or, with `drain`, when no work is left).
 public final class Worker: Service {
+    private typealias Loop = WorkerLoop<ContinuousClock.Instant>
+
     private let store: any JobStore
     private let registry: CapabilityRegistry
     private let configuration: WorkerConfiguration
@@ -16,7 +18,7 @@ public final class Worker: Service {
     private let owner = LeaseOwner.current()
     private let doorbell = Doorbell()
     /// What happened off the loop's task (a job ended, the store changed, shutdown began), for its next turn.
-    private let inbox = Locked<[WorkerLoop<ContinuousClock.Instant>.Event]>([])
+    private let inbox = Locked<[Loop.Event]>([])
     /// The running jobs, by id.
     private let running = Locked<[Int64: RunningJob]>([:])
     /// The service status changed (a store fault began or ended): send it on the loop's next turn.
@@ -70,7 +72,7 @@ public final class Worker: Service {
     }
 
     /// Hands an event to the loop and wakes it.
-    private func post(_ event: WorkerLoop<ContinuousClock.Instant>.Event) {
+    private func post(_ event: Loop.Event) {
         inbox.withLock { $0.append(event) }
         doorbell.ring()
     }
@@ -90,14 +92,14 @@ public final class Worker: Service {
     /// The shell around `WorkerLoop`: feeds it the time and the events, performs its actions.
     private func loop(group: inout DiscardingTaskGroup, changes: StoreChanges?) async {
         let clock = ContinuousClock()
-        var machine = WorkerLoop<ContinuousClock.Instant>(configuration: configuration, watchdogInterval: notifier.watchdogInterval)
-        var pending: [WorkerLoop<ContinuousClock.Instant>.Event] = [.tick]
+        var machine = Loop(configuration: configuration, watchdogInterval: notifier.watchdogInterval)
+        var pending: [Loop.Event] = [.tick]
         notifier.notify("WATCHDOG=1")
         while !Task.isCancelled, !machine.isStopped {
             // What happened meanwhile first: a shutdown or a job's end changes what the answer means.
             let events = inbox.withLock { inbox in defer { inbox = [] }; return inbox } + pending
             pending = []
-            var actions: [WorkerLoop<ContinuousClock.Instant>.Action] = []
+            var actions: [Loop.Action] = []
             for event in events {
                 if event == .shutdown {
                     notifier.notify("STOPPING=1\nSTATUS=stopping")
@@ -114,8 +116,8 @@ public final class Worker: Service {
     }
 
     /// Performs one action; the event that answers it, if any (a sleep answers with `tick`).
-    private func perform(_ action: WorkerLoop<ContinuousClock.Instant>.Action, group: inout DiscardingTaskGroup,
-                         changes: StoreChanges?, clock: ContinuousClock) async -> WorkerLoop<ContinuousClock.Instant>.Event? {
+    private func perform(_ action: Loop.Action, group: inout DiscardingTaskGroup,
+                         changes: StoreChanges?, clock: ContinuousClock) async -> Loop.Event? {
         switch action {
         case .feedWatchdog:
             notifier.notify("WATCHDOG=1")
@@ -148,7 +150,7 @@ public final class Worker: Service {
     }
 
     /// Claims into the free slots, shared out among the queues with due work.
-    private func claim(free: Int, running counts: [String: Int], group: inout DiscardingTaskGroup) async -> WorkerLoop<ContinuousClock.Instant>.Event {
+    private func claim(free: Int, running counts: [String: Int], group: inout DiscardingTaskGroup) async -> Loop.Event {
         let configuration = configuration
         let request = ClaimRequest(owner: owner, duration: configuration.lease, queues: configuration.queues, beginFirstSteps: true) { due in
             let capacity = Dictionary(uniqueKeysWithValues: due.map { ($0, configuration.limit(of: $0) - (counts[$0] ?? 0)) })
@@ -188,7 +190,7 @@ public final class Worker: Service {
         let stop = StopSignal()
         running.withLock { $0[lease.jobID] = RunningJob(lease: lease, stop: stop) }
         let runner = JobRunner(registry: registry, logger: logger, random: systemUnitRandom,
-                               limits: configuration.valueLimits, lease: configuration.lease) { [self] error in
+                               limits: configuration.valueLimits, leaseDuration: configuration.lease) { [self] error in
             if let error { _ = storeFailed(error, doing: "record a step or a run") } else { storeWorked() }
         }
         group.addTask {
@@ -200,7 +202,7 @@ public final class Worker: Service {
     }
 
     /// Renews the leases of `ids`; stops jobs whose lease moved on or whose cancel was asked.
-    private func heartbeat(_ ids: [Int64]) async -> WorkerLoop<ContinuousClock.Instant>.Event? {
+    private func heartbeat(_ ids: [Int64]) async -> Loop.Event? {
         let jobs = running.withLock { $0 }
         for id in ids {
             guard let job = jobs[id] else { continue }
