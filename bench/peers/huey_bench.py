@@ -9,6 +9,7 @@ Prints one JSON object.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,9 @@ def main():
         figures["enqueue_per_s"] = round(tasks / (time.perf_counter() - started), 1)
 
         environment = dict(os.environ, PYTHONPATH=here)
+        # In a session of its own, so that the consumer and its worker processes go together.
         process = subprocess.Popen([consumer, "huey_tasks.huey", "-w", "2", "-k", "process"], cwd=here, env=environment,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             storage = huey_tasks.huey.storage
             while storage.queue_size() == tasks:
@@ -55,9 +57,26 @@ def main():
             figures["wakeup_p50_ms"] = round(percentile(latencies, 0.5), 2)
             figures["wakeup_p99_ms"] = round(percentile(latencies, 0.99), 2)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop(process)
     print(json.dumps(figures, sort_keys=True))
+
+
+def stop(process):
+    """Stops the consumer and its workers: SIGTERM, then SIGKILL to the whole group (a parent
+    may have left SIGTERM blocked for its children)."""
+    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            os.killpg(process.pid, signal.SIGKILL)  # workers outliving their consumer
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
 
 
 def percentile(values, p):
