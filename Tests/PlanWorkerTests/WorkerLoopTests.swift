@@ -60,15 +60,20 @@ import Testing
         #expect(loop.handle(.claimed([], nextRunIn: nil), at: at(.milliseconds(400))) == [.sleep(until: at(.milliseconds(1400)))])
     }
 
-    @Test func heartbeatsAreDueAThirdThroughTheLeaseAndAFailedOneIsTriedOnTheNextTurn() {
+    @Test func heartbeatsAreDueAThirdThroughTheLeaseAndAFailedOneIsTriedAgainAfterItsBackoff() {
         var loop = Loop(configuration: configuration)
         _ = loop.handle(.tick, at: at(.zero))
         _ = loop.handle(.claimed([.init(id: 7, queue: "a")], nextRunIn: nil), at: at(.zero))
         _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.zero))
         let turn = loop.handle(.tick, at: at(.seconds(10)))
         #expect(turn.contains(.heartbeat([7])))
-        _ = loop.handle(.heartbeatFailed(7), at: at(.seconds(10)))
+        _ = loop.handle(.heartbeatFailed(7, retryIn: .seconds(1)), at: at(.seconds(10)))
         _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.seconds(10)))
+        // A store failing every write at once (a full disk) must not be asked again at every turn.
+        #expect(!loop.handle(.tick, at: at(.seconds(10))).contains(.heartbeat([7])))
+        _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.seconds(10)))
+        #expect(!loop.handle(.tick, at: at(.milliseconds(10999))).contains(.heartbeat([7])))
+        _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.milliseconds(10999)))
         #expect(loop.handle(.tick, at: at(.seconds(11))).contains(.heartbeat([7])))
         _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.seconds(11)))
         #expect(!loop.handle(.tick, at: at(.seconds(12))).contains(.heartbeat([7])), "renewed at 11 s: due again at 21 s")

@@ -108,16 +108,16 @@ public final class Worker: Service {
                 actions += machine.handle(event, at: clock.now)
             }
             if actions.isEmpty { actions = machine.handle(.tick, at: clock.now) }
+            if statusStale.withLock({ stale in defer { stale = false }; return stale }) { await sendStatus() }
             for action in actions {
-                if statusStale.withLock({ stale in defer { stale = false }; return stale }) { await sendStatus() }
-                if let answer = await perform(action, group: &group, changes: changes, clock: clock) { pending.append(answer) }
+                pending += await perform(action, group: &group, changes: changes, clock: clock)
             }
         }
     }
 
-    /// Performs one action; the event that answers it, if any (a sleep answers with `tick`).
+    /// Performs one action; the events that answer it (a sleep answers with `tick`).
     private func perform(_ action: Loop.Action, group: inout DiscardingTaskGroup,
-                         changes: StoreChanges?, clock: ContinuousClock) async -> Loop.Event? {
+                         changes: StoreChanges?, clock: ContinuousClock) async -> [Loop.Event] {
         switch action {
         case .feedWatchdog:
             notifier.notify("WATCHDOG=1")
@@ -130,23 +130,23 @@ public final class Worker: Service {
         case .recoverLeases:
             await recoverLeases()
         case .claim(let free, let counts):
-            return await claim(free: free, running: counts, group: &group)
+            return [await claim(free: free, running: counts, group: &group)]
         case .checkOutstandingWork:
             let outstanding = (try? await store.hasOutstandingWork(queues: configuration.queues)) ?? true
             if !outstanding { logger.info("worker drained") }
-            return .outstandingWork(outstanding)
+            return [.outstandingWork(outstanding)]
         case .throttleChanges(let on):
             changes?.throttle(on)
         case .sleep(let until):
             await doorbell.wait(upTo: clock.now.duration(to: until), clock: clock)
-            return .tick
+            return [.tick]
         case .handBack(let ids):
             let jobs = running.withLock { $0 }
             for id in ids { jobs[id]?.stop.stop(.shutdown) }
         case .stop:
             break
         }
-        return nil
+        return []
     }
 
     /// Claims into the free slots, shared out among the queues with due work.
@@ -201,9 +201,12 @@ public final class Worker: Service {
         }
     }
 
-    /// Renews the leases of `ids`; stops jobs whose lease moved on or whose cancel was asked.
-    private func heartbeat(_ ids: [Int64]) async -> Loop.Event? {
+    /// Renews the leases of `ids`; stops jobs whose lease moved on or whose cancel was asked. A
+    /// heartbeat that fails is answered with when to try it again: after the store's backoff when
+    /// it is at fault (a full disk fails every write at once: no retry at every turn).
+    private func heartbeat(_ ids: [Int64]) async -> [Loop.Event] {
         let jobs = running.withLock { $0 }
+        var failed: [Loop.Event] = []
         for id in ids {
             guard let job = jobs[id] else { continue }
             do {
@@ -211,16 +214,14 @@ public final class Worker: Service {
                 if !beat.leaseHeld { job.stop.stop(.leaseLost) }
                 if beat.cancelRequested { job.stop.stop(.cancelRequested) }
                 storeWorked()
+            } catch where error.isFault {
+                failed.append(.heartbeatFailed(id, retryIn: storeFailed(error, doing: "heartbeat")))
             } catch {
-                if error.isFault {
-                    _ = storeFailed(error, doing: "heartbeat")
-                } else {
-                    logger.warning("heartbeat failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
-                }
-                post(.heartbeatFailed(id))
+                logger.warning("heartbeat failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
+                failed.append(.heartbeatFailed(id, retryIn: configuration.lease / 6))
             }
         }
-        return nil
+        return failed
     }
 
     private func recoverLeases() async {

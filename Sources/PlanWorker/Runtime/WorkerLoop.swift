@@ -17,8 +17,9 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
         case claimFailed(backoff: Duration)
         /// A job's run ended (its record written or given up).
         case jobEnded(Int64)
-        /// A heartbeat could not be written: it is tried again on the next turn.
-        case heartbeatFailed(Int64)
+        /// A heartbeat could not be written: it is tried again after `retryIn` (at most a sixth of
+        /// the lease).
+        case heartbeatFailed(Int64, retryIn: Duration)
         /// The answer to `checkOutstandingWork`.
         case outstandingWork(Bool)
         /// Graceful shutdown began: claim nothing more, let running jobs finish within the grace.
@@ -107,9 +108,10 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
             if running.removeValue(forKey: id) == nil { endedBeforeClaimed.insert(id) }
             lastChange = now
             return []
-        case .heartbeatFailed(let id):
-            let overdue = now.advanced(by: .zero - configuration.lease)
-            running[id]?.lastBeat = overdue
+        case .heartbeatFailed(let id, let retryIn):
+            // Due again `retryIn` from now: as if it had beaten that long less than a third ago.
+            let retry = now.advanced(by: min(retryIn, configuration.lease / 6) - configuration.lease / 3)
+            running[id]?.lastBeat = retry
             return []
         case .shutdown:
             guard phase != .stopped else { return [] }

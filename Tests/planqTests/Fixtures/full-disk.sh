@@ -33,6 +33,28 @@ echo "repeated_steps=$(sqlite3 "$db" "SELECT count(*) FROM step_results WHERE at
 kill -TERM "$worker"
 wait "$worker"
 echo "worker_exit=$?"
+# A running job whose heartbeats meet the full disk (a 900 ms lease: one due every 300 ms): the
+# worker must back off instead of asking again at every turn, and the job ends once the disk frees.
+hb="$dir/disk/heartbeat.db"
+"$planq" enqueue --db "$hb" - <<<'{"version":1,"steps":[{"id":"nap","call":"sleep","input":{"for":"4s"}}]}' >/dev/null
+"$planq" worker --db "$hb" --concurrency 1 --lease 900ms >/dev/null 2>"$dir/heartbeat.log" &
+worker=$!
+for _ in $(seq 1 100); do
+    [ "$(sqlite3 "$hb" "SELECT count(*) FROM step_results")" = 1 ] && break
+    sleep 0.05
+done
+dd if=/dev/zero of="$dir/disk/fill" bs=4k 2>/dev/null
+before=$(ticks)
+sleep 2
+echo "heartbeat_cpu_ticks_in_2s=$(( $(ticks) - before ))"
+rm "$dir/disk/fill"
+for _ in $(seq 1 200); do
+    [ "$(sqlite3 "$hb" "SELECT state FROM jobs")" = succeeded ] && break
+    sleep 0.1
+done
+echo "heartbeat_job=$(sqlite3 "$hb" "SELECT state || ' ' || runs FROM jobs")"
+kill -TERM "$worker"
+wait "$worker"
 # The same database through a read-only mount: refused with 69, nothing crashes.
 mount --bind "$dir/disk" "$dir/ro" && mount -o remount,bind,ro "$dir/ro"
 echo "enqueue_read_only=$("$planq" enqueue --db "$dir/ro/planq.db" - <<<'{"version":1,"steps":[{"id":"a","call":"echo"}]}' >/dev/null 2>"$dir/ro.err"; echo $?)"
