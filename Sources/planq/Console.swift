@@ -22,12 +22,17 @@ enum Console {
         do {
             return try await body()
         } catch let error as StoreError {
-            complain(error.description)
-            throw exitCode(for: error)
+            throw failure(error)
         }
     }
 
-    static func exitCode(for error: StoreError) -> ExitCode {
+    /// Reports `error` on stderr; its documented exit status, to throw.
+    static func failure(_ error: StoreError) -> ExitCode {
+        complain(error.description)
+        return exitCode(for: error)
+    }
+
+    private static func exitCode(for error: StoreError) -> ExitCode {
         switch error {
         case let error where error.isFault: ExitStatus.unavailable
         case .queueFull: ExitStatus.queueFull

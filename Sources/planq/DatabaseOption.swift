@@ -23,8 +23,7 @@ struct DatabaseOption: ParsableArguments {
             return try SQLiteStore(StoreOptions(path: path, create: create, migrate: write, groupWritable: groupWritable,
                                                 durability: synchronous, groupCommit: groupCommit))
         } catch {
-            Console.complain(error.description)
-            throw Console.exitCode(for: error)
+            throw Console.failure(error)
         }
     }
 }

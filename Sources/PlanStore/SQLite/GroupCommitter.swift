@@ -11,8 +11,7 @@ import Glibc
 /// then take turns instead of overlapping).
 final class GroupCommitter: @unchecked Sendable {
     private final class Request {
-        /// Dropped once run: synchronous callers pass non-escaping closures (`withoutActuallyEscaping`).
-        var body: ((Connection) throws -> Any)?
+        let body: (Connection) throws -> Any
         var result: Result<Any, any Error> = .failure(CancellationError())
         let completion: (Result<Any, any Error>) -> Void
 
@@ -53,16 +52,6 @@ final class GroupCommitter: @unchecked Sendable {
         let bytes = Array(name.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)
-    }
-
-    /// Runs `body` in the next group transaction and returns its result once that committed;
-    /// blocks the calling thread until then.
-    func submit<T>(_ body: @escaping (Connection) throws -> T) throws -> T {
-        let done = Locked(false)
-        let request = Request(body: { try body($0) }, completion: { _ in done.withLock { $0 = true } })
-        enqueue(request)
-        done.wait(until: { $0 }, then: { _ in })
-        return try request.result.get() as! T
     }
 
     /// Runs `body` in the next group transaction and returns its result once that committed;
@@ -125,7 +114,6 @@ final class GroupCommitter: @unchecked Sendable {
                 _ = transaction(&batch, connection, savepoints: true)
             }
         }
-        for request in batch { request.body = nil }
     }
 
     /// The most operations one transaction takes: its commit waits for no more.
@@ -145,7 +133,7 @@ final class GroupCommitter: @unchecked Sendable {
             next += 1
             do {
                 if savepoints { try connection.query("SAVEPOINT operation") }
-                request.result = .success(try request.body!(connection))
+                request.result = .success(try request.body(connection))
                 if savepoints { try connection.query("RELEASE operation") }
             } catch {
                 request.result = .failure(error)

@@ -71,18 +71,10 @@ public final class SQLiteStore: JobStore {
 
     deinit { committer?.stop() }
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: its own, or with group commit a shared one
-    /// (in a savepoint of its own); returns once that transaction committed.
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction of its own on the caller's thread, beside
+    /// group commit if it is on; returns once it committed.
     package func write<T>(_ body: (Connection) throws -> T) throws(StoreError) -> T {
-        if let committer {
-            do {
-                // submit returns only after body ran, so it does not really escape.
-                return try withoutActuallyEscaping(body) { body in try committer.submit(body) }
-            } catch {
-                throw Self.storeError(error)
-            }
-        }
-        return try read { connection in try connection.writeTransaction { try body(connection) } }
+        try read { connection in try connection.writeTransaction { try body(connection) } }
     }
 
     /// Runs `body` like `write`, but suspends instead of blocking: with group commit, no thread waits
