@@ -10,12 +10,21 @@ public struct JSONKey: Hashable, Comparable, Sendable, ExpressibleByStringLitera
 
     public var description: String { text }
 
-    public static func == (left: JSONKey, right: JSONKey) -> Bool { left.text.utf8.elementsEqual(right.text.utf8) }
+    public static func == (left: JSONKey, right: JSONKey) -> Bool {
+        left.withBytes { left in right.withBytes { right in left.elementsEqual(right) } }
+    }
 
-    public static func < (left: JSONKey, right: JSONKey) -> Bool { left.text.utf8.lexicographicallyPrecedes(right.text.utf8) }
+    public static func < (left: JSONKey, right: JSONKey) -> Bool {
+        left.withBytes { left in right.withBytes { right in left.lexicographicallyPrecedes(right) } }
+    }
+
+    /// The name's UTF-8 bytes, contiguous (comparing buffers is several times faster than comparing `utf8` views).
+    private func withBytes<T>(_ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        var text = text
+        return text.withUTF8(body)
+    }
 
     public func hash(into hasher: inout Hasher) {
-        var text = text
-        text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        withBytes { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }

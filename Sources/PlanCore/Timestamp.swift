@@ -65,12 +65,38 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         let totalSeconds = (millisecondsSinceEpoch - millis) / 1000
         let secondOfDay = totalSeconds.modulo(86_400)
         let (year, month, day) = Self.civilFromDays((totalSeconds - secondOfDay) / 86_400)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: Swift.max(0, width - text.count)) + text
+        guard (0...9999).contains(year) else {
+            func pad(_ value: Int64, _ width: Int) -> String {
+                let text = String(value)
+                return String(repeating: "0", count: Swift.max(0, width - text.count)) + text
+            }
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+                + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
+        // The common case written digit by digit: this runs for every row a worker writes.
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            var offset = 0
+            func put(_ value: Int64, _ width: Int, then separator: UInt8?) {
+                var value = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                    value /= 10
+                }
+                offset += width
+                if let separator {
+                    buffer[offset] = separator
+                    offset += 1
+                }
+            }
+            put(year, 4, then: UInt8(ascii: "-"))
+            put(month, 2, then: UInt8(ascii: "-"))
+            put(day, 2, then: UInt8(ascii: "T"))
+            put(secondOfDay / 3600, 2, then: UInt8(ascii: ":"))
+            put(secondOfDay / 60 % 60, 2, then: UInt8(ascii: ":"))
+            put(secondOfDay % 60, 2, then: UInt8(ascii: "."))
+            put(millis, 3, then: UInt8(ascii: "Z"))
+            return offset
+        }
     }
 
     public var description: String { iso8601 }

@@ -1,4 +1,4 @@
-/// The kinds of `job_events` rows, as stored (the schema's CHECK lists the same).
+/// The kinds of events in a job's history (`job_history.kind`; the schema's CHECK on `job_events` lists the same).
 public enum EventKind: String, Sendable, CaseIterable {
     case enqueued, claimed
     case stepStarted = "step_started"

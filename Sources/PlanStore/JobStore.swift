@@ -4,7 +4,7 @@ import PlanCore
 /// run (through its `Lease`), recovery, administration, queries and change notification.
 /// `SQLiteStore` is one implementation; a store proves itself by passing the contract test suite.
 ///
-/// Every state change writes its `job_events` row in the same transaction. Writes of a run carry
+/// Every state change records its event in the job's history in the same transaction. Writes of a run carry
 /// its lease (job id and fencing token) and are refused with `StoreError.leaseLost` once the job's
 /// token moved on. Times are passed in (`now`), so that tests control them.
 public protocol JobStore: Sendable {

@@ -72,6 +72,8 @@ private func policy(_ backoff: Backoff, jitter: Jitter = .none) -> RetryPolicy {
         #expect(Timestamp(rfc3339: "2026-11-25T15:03:07+01:00")?.iso8601 == "2026-11-25T14:03:07.000Z")
         #expect(Timestamp(rfc3339: "1970-01-01T00:00:00Z")?.millisecondsSinceEpoch == 0)
         #expect(Timestamp(rfc3339: "2024-02-29T23:59:59.9999Z")?.iso8601 == "2024-02-29T23:59:59.999Z")
+        // Beyond four-digit years (a far run_at reached by adding a duration) the year grows.
+        #expect(Timestamp(millisecondsSinceEpoch: 253_402_300_800_007).iso8601 == "10000-01-01T00:00:00.007Z")
     }
 
     @Test(arguments: ["2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-25", "2026-11-25T14:03:07", "tomorrow", "2026-11-25T25:00:00Z"])

@@ -22,7 +22,7 @@ import Testing
         }
         #expect(outcomes.filter { $0 }.count == 56)
         #expect(database.scalar("SELECT count(*) FROM step_results") == "56")
-        #expect(database.scalar("SELECT count(*) FROM job_events WHERE kind = 'step_started'") == "56")
+        #expect(database.scalar("SELECT count(*) FROM job_history WHERE kind = 'step_started'") == "56")
         let committer = try #require(store.committer)
         #expect(committer.largestBatch > 1, "writes from 64 threads shared transactions")
         #expect(committer.transactions < 64 + 2)

@@ -11,6 +11,8 @@ public enum Durability: String, Sendable, CaseIterable {
 package final class Connection {
     let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// The history positions handed out in the open write transaction.
+    private var history = HistoryPositions()
 
     /// Opens `path`; with `create`, makes the file first (mode 0600, or 0660 when `groupWritable`).
     /// WAL, foreign keys, `busy_timeout`, and `synchronous` as `durability` says.
@@ -115,17 +117,67 @@ package final class Connection {
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     package var changes: Int { Int(sqlite3_changes(handle)) }
 
+    /// The rowid of the last row inserted on this connection.
+    var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
-    /// (Transaction statements go through the statement cache too: parsing them costs as much as running them.)
     package func writeTransaction<T>(_ body: () throws -> T) throws -> T {
-        try query("BEGIN IMMEDIATE")
+        try begin()
         do {
             let value = try body()
-            try query("COMMIT")
+            try commit()
             return value
         } catch {
-            _ = try? query("ROLLBACK")
+            rollback()
             throw error
         }
     }
+
+    /// Opens a write transaction (`BEGIN IMMEDIATE`). Transaction statements go through the
+    /// statement cache too: parsing them costs as much as running them.
+    func begin() throws(SQLiteError) {
+        history = HistoryPositions()
+        try query("BEGIN IMMEDIATE")
+    }
+
+    /// Commits the write transaction, with the history positions it handed out to steps.
+    func commit() throws(SQLiteError) {
+        defer { history = HistoryPositions() }
+        if history.handedToSteps, let next = history.next {
+            try query("UPDATE history_sequence SET last = ? WHERE id = 1", [.integer(next - 1)])
+        }
+        try query("COMMIT")
+    }
+
+    /// Rolls the write transaction back.
+    func rollback() {
+        history = HistoryPositions()
+        _ = try? query("ROLLBACK")
+    }
+
+    /// The first of `count` new places in the history (`job_events.id`, `step_results.started_event`
+    /// and `finished_event`), in order of the calls within a write transaction; `forSteps` when they
+    /// go to `step_results`, whose positions the sequence then records at commit (the highest
+    /// `job_events` id counts as handed out without it).
+    func historyPositions(_ count: Int, forSteps: Bool) throws -> Int64 {
+        let first: Int64
+        if let next = history.next {
+            first = next
+        } else {
+            first = try query(
+                """
+                SELECT max(coalesce((SELECT last FROM history_sequence WHERE id = 1), 0),
+                           coalesce((SELECT max(id) FROM job_events), 0)) + 1 AS next
+                """)[0].int("next")
+        }
+        history.next = first + Int64(count)
+        if forSteps { history.handedToSteps = true }
+        return first
+    }
+}
+
+/// What a write transaction handed out of the history sequence.
+private struct HistoryPositions {
+    var next: Int64?
+    var handedToSteps = false
 }

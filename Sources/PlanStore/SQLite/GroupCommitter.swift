@@ -122,7 +122,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// One attempt at the batch; `false` when an operation failed without a savepoint to undo it alone.
     private func transaction(_ batch: inout [Request], _ connection: Connection, savepoints: Bool) -> Bool {
         do {
-            try connection.query("BEGIN IMMEDIATE")
+            try connection.begin()
         } catch {
             for request in batch { request.result = .failure(error) }
             return true
@@ -138,7 +138,7 @@ final class GroupCommitter: @unchecked Sendable {
             } catch {
                 request.result = .failure(error)
                 guard savepoints else {
-                    _ = try? connection.query("ROLLBACK")
+                    connection.rollback()
                     return false
                 }
                 _ = try? connection.query("ROLLBACK TO operation")
@@ -150,9 +150,9 @@ final class GroupCommitter: @unchecked Sendable {
             }
         }
         do {
-            try connection.query("COMMIT")
+            try connection.commit()
         } catch {
-            _ = try? connection.query("ROLLBACK")
+            connection.rollback()
             for request in batch { request.result = .failure(error) }
         }
         return true

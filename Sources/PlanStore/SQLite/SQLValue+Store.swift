@@ -12,7 +12,8 @@ struct EventRow: Sendable {
 extension Connection {
     /// Appends an event to a job's history.
     func insert(_ event: EventRow) throws {
-        try query("INSERT INTO job_events (job_id, at, kind, detail) VALUES (?, ?, ?, ?)", event.values)
+        let id = try historyPositions(1, forSteps: false)
+        try query("INSERT INTO job_events (id, job_id, at, kind, detail) VALUES (?, ?, ?, ?, ?)", [.integer(id)] + event.values)
     }
 
     /// Appends an event to a job's history.

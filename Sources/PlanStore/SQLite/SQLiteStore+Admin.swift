@@ -101,7 +101,7 @@ extension SQLiteStore {
                 WITH doomed AS (SELECT id FROM jobs WHERE finished_at < ? AND state IN ('succeeded', 'failed', 'cancelled'))
                 SELECT (SELECT count(*) FROM doomed) AS jobs,
                     (SELECT count(*) FROM step_results WHERE job_id IN doomed) AS step_results,
-                    (SELECT count(*) FROM job_events WHERE job_id IN doomed) AS events
+                    (SELECT count(*) FROM job_history WHERE job_id IN doomed) AS events
                 """, [.time(cutoff)])[0]
             return PruneCounts(jobs: Int(try row.int("jobs")), stepResults: Int(try row.int("step_results")), events: Int(try row.int("events")))
         }

@@ -7,7 +7,7 @@ extension SQLiteStore {
     }
 
     /// With `beginFirstSteps`, the first step's first execution is begun in the claim's transaction
-    /// (its `step_results` row and `step_started` event, as `Lease.beginStep` writes them).
+    /// (its `step_results` row, as `Lease.beginStep` writes it).
     public func claim(_ request: ClaimRequest, now: Timestamp) async throws(StoreError) -> ClaimBatch {
         let expiry = now.adding(PlanDuration(request.duration))
         let owner = request.owner
@@ -39,14 +39,15 @@ extension SQLiteStore {
             let ids = SQLValue.idList(try claimed.map { entry in try entry.row.int("id") })
             try connection.query(
                 """
-                INSERT INTO job_events (job_id, at, kind, detail)
-                SELECT id, ?, 'claimed', json_object('owner', lease_owner, 'run', runs, 'token', lease_token)
+                INSERT INTO job_events (id, job_id, at, kind, detail)
+                SELECT ? + row_number() OVER (ORDER BY id) - 1, id, ?, 'claimed',
+                       json_object('owner', lease_owner, 'run', runs, 'token', lease_token)
                 FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id
-                """, [.time(now), ids])
+                """, [.integer(try connection.historyPositions(claimed.count, forSteps: false)), .time(now), ids])
             let claimedBefore = try claimed.filter { entry in try entry.row.int("lease_token") > 1 }
                 .map { entry in try entry.row.int("id") }
             let records = claimedBefore.isEmpty ? [:] : try connection.stepRecords(jobIDs: .idList(claimedBefore))
-            return (claimed.map(\.row), records, request.beginFirstSteps ? try connection.beginFirstSteps(of: ids, now: now) : [:], nil)
+            return (claimed.map(\.row), records, request.beginFirstSteps ? try connection.beginFirstSteps(of: ids, count: claimed.count, now: now) : [:], nil)
         }
         var leases: [Lease] = []
         var unreadable: [(id: Lease.ID, problem: String)] = []
@@ -125,26 +126,17 @@ extension SQLiteStore {
 extension Connection {
     /// Begins execution 1 of the first step of the jobs `ids` (an `idList`) claimed for the first
     /// time whose first step is a single call, as `beginStep` would; returns those steps by job.
-    func beginFirstSteps(of ids: SQLValue, now: Timestamp) throws -> [Int64: String] {
+    func beginFirstSteps(of ids: SQLValue, count: Int, now: Timestamp) throws -> [Int64: String] {
         let rows = try query(
             """
-            INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token)
-            SELECT id, plan ->> '$.steps[0].id', 1, ?, lease_token FROM jobs
+            INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
+            SELECT id, plan ->> '$.steps[0].id', 1, ?, lease_token, ? + row_number() OVER (ORDER BY id) - 1 FROM jobs
             WHERE id IN (SELECT value FROM json_each(?)) AND lease_token = 1 AND state = 'running'
                 AND plan ->> '$.steps[0].id' IS NOT NULL AND json_type(plan, '$.steps[0].each') IS NULL
             ORDER BY id
             RETURNING job_id, step_id
-            """, [.time(now), ids])
-        guard !rows.isEmpty else { return [:] }
-        let begun = try rows.map { row in (try row.int("job_id"), try row.text("step_id")) }
-        // These jobs' only executions are the ones just begun.
-        try query(
-            """
-            INSERT INTO job_events (job_id, at, kind, detail)
-            SELECT job_id, started_at, 'step_started', json_object('attempt', attempt, 'step', step_id)
-            FROM step_results WHERE job_id IN (SELECT value FROM json_each(?)) AND superseded = 0 ORDER BY job_id
-            """, [.idList(begun.map(\.0))])
-        return Dictionary(uniqueKeysWithValues: begun)
+            """, [.time(now), .integer(try historyPositions(count, forSteps: true)), ids])
+        return Dictionary(uniqueKeysWithValues: try rows.map { row in (try row.int("job_id"), try row.text("step_id")) })
     }
 
     /// The unpaused queues with due pending jobs.

@@ -13,16 +13,19 @@ extension SQLiteStore {
         case .runAt(let time)?: time
         case nil: now
         }
-        let inserted = try connection.query(
+        // No RETURNING: SQLite gathers RETURNING rows in a temporary table, a page of memory
+        // allocated and cleared for every statement; the new row's id is the connection's last rowid.
+        try connection.query(
             """
             INSERT INTO jobs (idempotency_key, queue, priority, state, run_at, created_at, updated_at, plan)
-            VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5, ?6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+            VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5, ?6) ON CONFLICT (idempotency_key) DO NOTHING
             """,
             [.text(plan.idempotencyKey), .text(plan.queue), .integer(Int64(plan.priority)), .time(runAt), .time(now), .text(plan.canonicalText)])
-        guard let id = try inserted.first?.int("id") else {
+        guard connection.changes == 1 else {
             let existing = try connection.query("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(plan.idempotencyKey)])[0].int("id")
             return EnqueueResult(id: existing, idempotencyKey: plan.idempotencyKey, created: false)
         }
+        let id = connection.lastInsertedRowID
         try admit(to: plan.queue, connection)
         try connection.event(id, .enqueued, at: now, ["queue": .string(plan.queue), "run_at": .string(runAt.iso8601)])
         return EnqueueResult(id: id, idempotencyKey: plan.idempotencyKey, created: true)

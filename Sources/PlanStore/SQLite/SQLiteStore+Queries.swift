@@ -51,7 +51,7 @@ extension SQLiteStore {
                 steps.append(StepSummary(id: stepID, outcome: outcome, attempts: Int(try step.int("executions")),
                                          output: try step.json("output"), error: try last.json("error")))
             }
-            let events = try connection.query("SELECT at, kind, detail FROM job_events WHERE job_id = ? ORDER BY id", [.integer(id)])
+            let events = try connection.query("SELECT at, kind, detail FROM job_history WHERE job_id = ? ORDER BY event_id", [.integer(id)])
                 .map { row in JobEvent(at: try row.text("at"), kind: try row.eventKind(), detail: try row.json("detail")) }
             guard let plan = try row.json("plan") else { throw StoreError.corruptValue("job \(id) has no plan") }
             return JobDetail(summary: try Self.summary(row), plan: plan, result: try row.json("result"),

@@ -31,17 +31,18 @@ extension SQLiteStore {
         }
     }
 
+    /// A step's start and end are its `step_results` row; `job_history` shows them as events, at
+    /// the places in the history they take here.
     private static func stepStarted(_ lease: Lease.ID, _ stepKey: String, _ attempt: Int, _ now: Timestamp) -> @Sendable (Connection) throws -> Void {
         let values: [SQLValue] = [.integer(lease.jobID), .text(stepKey), .integer(Int64(attempt)), .time(now), .integer(lease.token)]
-        let event = EventRow(lease.jobID, .stepStarted, at: now, ["step": .string(stepKey), "attempt": .integer(Int64(attempt))])
         return { connection in
+            let position = try connection.historyPositions(1, forSteps: true)
             try connection.query(
                 """
-                INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token) SELECT ?1, ?2, ?3, ?4, ?5
+                INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event) SELECT ?1, ?2, ?3, ?4, ?5, ?6
                 WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND lease_token = ?5 AND state = 'running')
-                """, values)
+                """, values + [.integer(position)])
             try connection.requireChange(lease)
-            try connection.insert(event)
         }
     }
 
@@ -54,18 +55,15 @@ extension SQLiteStore {
         }
         let values: [SQLValue] = [.text(recorded.rawValue), .json(output), .json(error?.json), .time(now), .integer(lease.jobID), .text(stepKey),
                                   .integer(Int64(attempt)), .integer(lease.token)]
-        var detail: [JSONKey: JSONValue] = ["step": .string(stepKey), "attempt": .integer(Int64(attempt))]
-        if let error { detail["error"] = error.json }
-        let event = EventRow(lease.jobID, recorded == .ok ? .stepSucceeded : .stepFailed, at: now, .object(detail))
         return { connection in
+            let position = try connection.historyPositions(1, forSteps: true)
             try connection.query(
                 """
-                UPDATE step_results SET outcome = ?1, output = ?2, error = ?3, finished_at = ?4
+                UPDATE step_results SET outcome = ?1, output = ?2, error = ?3, finished_at = ?4, finished_event = ?9
                 WHERE job_id = ?5 AND step_id = ?6 AND attempt = ?7 AND superseded = 0 AND outcome IS NULL
                 AND EXISTS (SELECT 1 FROM jobs WHERE id = ?5 AND lease_token = ?8 AND state = 'running')
-                """, values)
+                """, values + [.integer(position)])
             try connection.requireChange(lease)
-            try connection.insert(event)
         }
     }
 
