@@ -3,7 +3,7 @@ import Testing
 
 /// A step's start and end were once written twice, as `step_results` columns and as `job_events`
 /// rows; now `job_history` reads them from `step_results`. A database made by that planq
-/// (`Fixtures/history-schema-3.db`: the samples run to their ends, a failed job retried and failed
+/// (`Fixtures/history-schema-3.sql`, a `sqlite3 .dump`: the samples run to their ends, a failed job retried and failed
 /// again, a run handed back on SIGTERM, a worker killed mid-step and its job recovered, a cancel
 /// before the start) reads the same after the migration.
 @Suite struct HistoryMigration {
@@ -16,10 +16,11 @@ import Testing
         "SELECT id, job_id, step_id, attempt, outcome, output, error, started_at, finished_at, superseded FROM step_results ORDER BY id",
     ]
 
+    /// The fixture database, made from its `sqlite3 .dump`.
     func fixture() throws -> Workspace {
         let workspace = Workspace()
-        try FileManager.default.copyItem(atPath: Planq.repository.appendingPathComponent("Tests/planqTests/Fixtures/history-schema-3.db").path,
-                                         toPath: workspace.db)
+        let dump = try String(contentsOf: Planq.repository.appendingPathComponent("Tests/planqTests/Fixtures/history-schema-3.sql"), encoding: .utf8)
+        #expect(try workspace.sqlite3(dump) == "")
         return workspace
     }
 
