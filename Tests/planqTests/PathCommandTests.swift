@@ -102,7 +102,7 @@ import Testing
         let workspace = Workspace()
         let id = try workspace.enqueue(planJSON([#"{"id":"a","call":"fail","input":{"message":"\u001b]0;pwned\u0007 \u202egnp.exe"}}"#]))
         let worker = try WorkerProcess(workspace, ["--drain"])
-        #expect(worker.waitForExit() == 0)
+        #expect(worker.waitForExit() == 0, "\(worker.log)")
         let hostile: Set<Unicode.Scalar> = ["\u{1B}", "\u{07}", "\u{202E}"]
         #expect(worker.log.contains("\\u001b]0;pwned"), "\(worker.log)")
         let json = try workspace.planq("show", "\(id)", "--json").stdout
