@@ -46,31 +46,34 @@ struct PlanReader {
     }
 
     /// The members of an object at `path`, reporting any name outside `allowed`.
-    mutating func object(_ value: JSONValue, at path: String, allowed: Set<JSONKey>) -> [JSONKey: JSONValue]? {
+    ///
+    /// Paths are made only for a report (`@autoclosure`): a valid plan, read on every claim, builds none.
+    mutating func object(_ value: JSONValue, at path: @autoclosure () -> String, allowed: Set<JSONKey>) -> [JSONKey: JSONValue]? {
         guard let members = value.objectValue else {
-            report(path, "expected an object, found \(value.kindName)")
+            report(path(), "expected an object, found \(value.kindName)")
             return nil
         }
+        guard !members.keys.allSatisfy(allowed.contains) else { return members }
         for name in members.keys.sorted() where !allowed.contains(name) {
-            report(join(path, name), "unknown field")
+            report(join(path(), name), "unknown field")
         }
         return members
     }
 
-    mutating func string(_ value: JSONValue?, at path: String, pattern: NamePattern? = nil) -> String? {
+    mutating func string(_ value: JSONValue?, at path: @autoclosure () -> String, pattern: NamePattern? = nil) -> String? {
         guard let value else { return nil }
         guard let text = value.stringValue else {
-            report(path, "expected a string, found \(value.kindName)")
+            report(path(), "expected a string, found \(value.kindName)")
             return nil
         }
         if let pattern, let problem = pattern.problem(with: text) {
-            report(path, problem)
+            report(path(), problem)
             return nil
         }
         return text
     }
 
-    mutating func integer(_ value: JSONValue?, at path: String, in range: ClosedRange<Int>) -> Int? {
+    mutating func integer(_ value: JSONValue?, at path: @autoclosure () -> String, in range: ClosedRange<Int>) -> Int? {
         guard let value else { return nil }
         let number: Int64
         switch value {
@@ -78,52 +81,52 @@ struct PlanReader {
         // As JSON Schema: a number with a zero fraction (1.0, 1e2) is an integer.
         case .number(let double) where double.rounded() == double && abs(double) < 9.0e15: number = Int64(double)
         default:
-            report(path, "expected an integer, found \(value.kindName)")
+            report(path(), "expected an integer, found \(value.kindName)")
             return nil
         }
         guard number >= Int64(range.lowerBound), number <= Int64(range.upperBound) else {
-            report(path, "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+            report(path(), "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
             return nil
         }
         return Int(number)
     }
 
-    mutating func number(_ value: JSONValue?, at path: String, in range: ClosedRange<Double>) -> Double? {
+    mutating func number(_ value: JSONValue?, at path: @autoclosure () -> String, in range: ClosedRange<Double>) -> Double? {
         guard let value else { return nil }
         let number: Double
         switch value {
         case .integer(let integer): number = Double(integer)
         case .number(let double): number = double
         default:
-            report(path, "expected a number, found \(value.kindName)")
+            report(path(), "expected a number, found \(value.kindName)")
             return nil
         }
         guard range.contains(number) else {
-            report(path, "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+            report(path(), "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
             return nil
         }
         return number
     }
 
-    mutating func duration(_ value: JSONValue?, at path: String, positive: Bool) -> PlanDuration? {
-        guard let text = string(value, at: path) else { return nil }
+    mutating func duration(_ value: JSONValue?, at path: @autoclosure () -> String, positive: Bool) -> PlanDuration? {
+        guard let text = string(value, at: path()) else { return nil }
         guard let duration = PlanDuration(text) else {
-            report(path, "\"\(text)\" is not a duration (a whole number with ms, s, m, h or d, at most 366d)")
+            report(path(), "\"\(text)\" is not a duration (a whole number with ms, s, m, h or d, at most 366d)")
             return nil
         }
         if positive && duration.milliseconds == 0 {
-            report(path, "must be longer than 0")
+            report(path(), "must be longer than 0")
             return nil
         }
         return duration
     }
 
-    mutating func oneOf<T: RawRepresentable & CaseIterable>(_ value: JSONValue?, at path: String, as: T.Type) -> T?
+    mutating func oneOf<T: RawRepresentable & CaseIterable>(_ value: JSONValue?, at path: @autoclosure () -> String, as: T.Type) -> T?
         where T.RawValue == String
     {
-        guard let text = string(value, at: path) else { return nil }
+        guard let text = string(value, at: path()) else { return nil }
         guard let result = T(rawValue: text) else {
-            report(path, "\"\(text)\" is not one of \(T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+            report(path(), "\"\(text)\" is not one of \(T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
             return nil
         }
         return result
@@ -143,7 +146,10 @@ struct NamePattern: Sendable {
     let allowedText: String
 
     static let identifier = NamePattern(what: "id", maxBytes: 64, allowed: {
-        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0))
+        switch $0.value {
+        case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x5F, 0x2D, 0x2E: true  // A–Z a–z 0–9 _ - .
+        default: false
+        }
     }, allowedText: "letters, digits, '_', '-' and '.'")
     static let key = NamePattern(what: "key", maxBytes: 255, allowed: { !$0.isUnprintable },
                                  allowedText: "no control characters or bidirectional overrides")

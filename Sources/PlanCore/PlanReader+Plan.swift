@@ -43,13 +43,12 @@ extension PlanReader {
         if let value = number(members["multiplier"], at: join(path, "multiplier"), in: 1...100) { policy.multiplier = value }
         if let value = oneOf(members["jitter"], at: join(path, "jitter"), as: Jitter.self) { policy.jitter = value }
         if let value = members["non_retryable"] {
-            let codesPath = join(path, "non_retryable")
             if let codes = value.arrayValue, codes.count <= 100 {
                 policy.nonRetryable = codes.enumerated().compactMap { index, code in
-                    string(code, at: "\(codesPath)[\(index)]", pattern: .identifier)
+                    string(code, at: "\(join(path, "non_retryable"))[\(index)]", pattern: .identifier)
                 }
             } else {
-                report(codesPath, "expected an array of at most 100 error codes, found \(value.kindName)")
+                report(join(path, "non_retryable"), "expected an array of at most 100 error codes, found \(value.kindName)")
             }
         }
         if policy.initial > policy.max {

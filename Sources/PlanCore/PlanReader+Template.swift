@@ -10,17 +10,19 @@ struct TemplateScope {
 }
 
 extension PlanReader {
-    mutating func readTemplate(_ json: JSONValue, at path: String, scope: TemplateScope) -> Template {
+    /// A value with no `$` member anywhere is literal as it is, and is read without being rebuilt.
+    mutating func readTemplate(_ json: JSONValue, at path: @autoclosure () -> String, scope: TemplateScope) -> Template {
+        guard json.holdsDollarMember else { return .literal(json) }
         switch json {
         case .array(let elements):
-            let templates = elements.enumerated().map { readTemplate($1, at: "\(path)[\($0)]", scope: scope) }
+            let templates = elements.enumerated().map { readTemplate($1, at: "\(path())[\($0)]", scope: scope) }
             return Self.collapse(.array(templates))
         case .object(let members):
             if let special = members.keys.first(where: { $0.text.hasPrefix("$") }) {
-                return readSpecial(special, members, at: path, scope: scope)
+                return readSpecial(special, members, at: path(), scope: scope)
             }
             var templates: [JSONKey: Template] = [:]
-            for (name, member) in members { templates[name] = readTemplate(member, at: join(path, name), scope: scope) }
+            for (name, member) in members { templates[name] = readTemplate(member, at: join(path(), name), scope: scope) }
             return Self.collapse(.object(templates))
         default:
             return .literal(json)
@@ -79,6 +81,17 @@ extension PlanReader {
             return literals.count == members.count ? .literal(.object(literals)) : template
         default:
             return template
+        }
+    }
+}
+
+extension JSONValue {
+    /// Whether an object in this value has a member whose name starts with `$` (a template, or an unknown one to report).
+    fileprivate var holdsDollarMember: Bool {
+        switch self {
+        case .array(let elements): elements.contains { $0.holdsDollarMember }
+        case .object(let members): members.contains { $0.key.text.utf8.first == UInt8(ascii: "$") || $0.value.holdsDollarMember }
+        default: false
         }
     }
 }
