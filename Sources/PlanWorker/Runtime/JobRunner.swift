@@ -8,6 +8,8 @@ struct JobRunner: Sendable {
     let registry: CapabilityRegistry
     let logger: Logger
     let random: UnitRandom
+    /// What the plan's timeouts and backoffs sleep on.
+    let clock: QueuedClock
     var limits = ValueLimits.standard
     /// How long a claim holds a job unrenewed: the longest the run's last write is tried again.
     var leaseDuration = Duration.seconds(30)
@@ -23,7 +25,7 @@ struct JobRunner: Sendable {
         let journal = StoreJournal(lease: lease, logger: logger, storeFault: storeFault)
         let stepLogger = logger
         let plan = Rehydrator(
-            description: lease.plan, jobID: lease.jobID, registry: registry, journal: journal, clock: ContinuousClock(), limits: limits,
+            description: lease.plan, jobID: lease.jobID, registry: registry, journal: journal, clock: clock, limits: limits,
             log: { message, metadata in stepLogger.info("\(message)", metadata: metadata.mapValues { .string($0) }) }
         ).plan()
         let outcome = await Self.perform(plan, until: stop)
@@ -36,7 +38,6 @@ struct JobRunner: Sendable {
         let carried = journal.takeCarried(endingWith: endError)
         // The last write carries every success not yet committed: while the database is at fault
         // (locked, full, ...) it is tried again, for as long as the lease would last unrenewed.
-        let clock = ContinuousClock()
         let deadline = clock.now + leaseDuration
         var pause = Duration.milliseconds(10)
         var failures = 0
@@ -62,22 +63,19 @@ struct JobRunner: Sendable {
     }
 
 
-    /// The interpreter: the one place that performs a job's plan. The plan is cancelled when `stop` fires.
+    /// The interpreter: the one place that performs a job's plan. The plan is cancelled when `stop`
+    /// fires. The plan runs as the one child task; this task waits on `stop`, which the plan's end
+    /// also wakes (a second child waiting for the signal cost a task per job).
     static func perform(_ plan: AsyncPlan<JSONValue>, until stop: StopSignal) async -> Result<JSONValue, ErrInfo> {
-        await withTaskGroup(of: Result<JSONValue, ErrInfo>?.self) { group in
-            group.addTask { await plan.run() }
+        await withTaskGroup(of: Result<JSONValue, ErrInfo>.self) { group in
             group.addTask {
-                await stop.wait()
-                return nil
+                let outcome = await plan.run()
+                stop.planEnded()
+                return outcome
             }
-            while let next = await group.next() {
-                if let outcome = next {
-                    group.cancelAll()
-                    return outcome
-                }
-                group.cancelAll()
-            }
-            return .failure(.cancelled)
+            await stop.wait()
+            if stop.reason != nil { group.cancelAll() }
+            return await group.next() ?? .failure(.cancelled)
         }
     }
 

@@ -13,10 +13,12 @@ enum StopReason: Sendable {
     case storeFault
 }
 
-/// A one-shot stop request for one running job; the first reason given wins.
+/// A one-shot stop request for one running job; the first reason given wins. Its waiter is also
+/// woken when the job's plan ends by itself (`planEnded`).
 final class StopSignal: Sendable {
     private struct State {
         var reason: StopReason?
+        var planEnded = false
         var waiter: CheckedContinuation<Void, Never>?
     }
 
@@ -34,12 +36,21 @@ final class StopSignal: Sendable {
         waiter?.resume()
     }
 
-    /// Returns once a reason was given, or when cancelled. One waiter at a time.
+    /// The plan ended by itself: wakes the waiter without giving a reason.
+    func planEnded() {
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.planEnded = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }?.resume()
+    }
+
+    /// Returns once a reason was given or the plan ended, or when cancelled. One waiter at a time.
     func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> Bool in
-                    if state.reason != nil || Task.isCancelled { return true }
+                    if state.reason != nil || state.planEnded || Task.isCancelled { return true }
                     state.waiter = continuation
                     return false
                 }

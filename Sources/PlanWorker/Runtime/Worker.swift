@@ -29,6 +29,8 @@ public final class Worker: Service {
         let stop: StopSignal
     }
     private let allocator = Locked(SlotAllocator())
+    /// The sleeps of the running plans (timeouts, backoffs).
+    private let timers = TimerQueue()
     private let health = Locked(StoreHealth())
 
     public init(store: any JobStore, registry: CapabilityRegistry, configuration: WorkerConfiguration, logger: Logger,
@@ -55,6 +57,7 @@ public final class Worker: Service {
         ])
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { listeners in
+                listeners.addTask { await self.timers.run() }
                 if let changes {
                     listeners.addTask {
                         for await _ in changes { self.post(.changed) }
@@ -189,7 +192,7 @@ public final class Worker: Service {
     private func start(_ lease: Lease, in group: inout DiscardingTaskGroup) {
         let stop = StopSignal()
         running.withLock { $0[lease.jobID] = RunningJob(lease: lease, stop: stop) }
-        let runner = JobRunner(registry: registry, logger: logger, random: systemUnitRandom,
+        let runner = JobRunner(registry: registry, logger: logger, random: systemUnitRandom, clock: QueuedClock(timers: timers),
                                limits: configuration.valueLimits, leaseDuration: configuration.lease) { [self] error in
             if let error { _ = storeFailed(error, doing: "record a step or a run") } else { storeWorked() }
         }
