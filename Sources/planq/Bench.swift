@@ -7,6 +7,7 @@ import PlanBench
 /// Measures planq on this machine against SQLite's own limit.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Measure planq against SQLite's own limit, in one run, on temporary databases with production's pragmas.",
         discussion: """
             Figures: baseline_insert_per_s and baseline_cycle_per_s (raw SQLite: a job-sized INSERT per transaction; \

@@ -5,6 +5,7 @@ import PlanStore
 /// Cancels a job.
 struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cancel",
         abstract: "Cancel a job: a pending one at once, a running one through its worker.",
         discussion: "Cancelling a cancelled job changes nothing (exit 0); a succeeded or failed job cannot be cancelled (exit 1).")
 

@@ -4,7 +4,7 @@ import PlanStore
 
 /// Lists registered capabilities.
 struct Capabilities: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the capabilities workers registered.")
+    static let configuration = CommandConfiguration(commandName: "capabilities", abstract: "List the capabilities workers registered.")
 
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption

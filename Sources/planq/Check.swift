@@ -5,6 +5,7 @@ import PlanCore
 /// Validates plan files without storing them.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Validate plan files and print their canonical form; writes nothing.",
         discussion: "Exits 65 when any plan is invalid, naming the file and the place of every issue.")
 

@@ -5,7 +5,7 @@ import PlanStore
 /// `--db PATH` (env `PLANQ_DB`, default `./planq.db`), taken by every subcommand.
 struct DatabaseOption: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp("The database file (env PLANQ_DB).", valueName: "path"))
-    var path: String = ProcessInfo.processInfo.environment["PLANQ_DB"] ?? "./planq.db"
+    var path: String = environmentValue("PLANQ_DB") ?? "./planq.db"
 
     @Flag(help: "Create a new database readable and writable by its group too (0660), for operators who enqueue as themselves.")
     var groupWritable = false
@@ -13,7 +13,7 @@ struct DatabaseOption: ParsableArguments {
     @Option(help: ArgumentHelp(
         "full (default): every commit survives power loss. normal: fewer fsyncs; the last commits may be lost on power loss, never on a crash (env PLANQ_SYNCHRONOUS).",
         valueName: "full|normal"))
-    var synchronous: Durability = ProcessInfo.processInfo.environment["PLANQ_SYNCHRONOUS"].flatMap(Durability.init(rawValue:)) ?? .full
+    var synchronous: Durability = environmentValue("PLANQ_SYNCHRONOUS").flatMap(Durability.init(rawValue:)) ?? .full
 
     /// Opens the store; `create` makes the file and applies pending migrations; `write` (a command
     /// that may write) applies them to an existing file, finishing one whose creation was cut short;
@@ -34,4 +34,10 @@ extension Durability: ExpressibleByArgument {}
 struct OutputOption: ParsableArguments {
     @Flag(help: "Print JSON instead of text.")
     var json = false
+}
+
+/// One environment variable, read without copying the whole environment (`ProcessInfo` does, and
+/// option defaults are read on every parse).
+func environmentValue(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
 }

@@ -7,6 +7,7 @@ import PlanWorker
 /// Validates plans and stores them.
 struct Enqueue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "enqueue",
         abstract: "Validate a plan and store it as a job; prints the job id.",
         discussion: """
             A second enqueue with the same idempotency key returns the existing job and writes nothing. \

@@ -7,7 +7,7 @@ extension JobState: ExpressibleByArgument {}
 
 /// Lists jobs.
 struct List: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List jobs, newest first.")
 
     @Option(help: "Only jobs in this state (pending, running, succeeded, failed, cancelled).")
     var state: JobState?

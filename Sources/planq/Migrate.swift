@@ -5,7 +5,7 @@ import PlanStore
 
 /// Applies migrations, or lists them.
 struct Migrate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create the database if needed and apply pending migrations.")
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Create the database if needed and apply pending migrations.")
 
     @Flag(help: "List the migrations and when each was applied; change nothing.")
     var status = false

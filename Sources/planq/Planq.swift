@@ -3,6 +3,7 @@ import ArgumentParser
 @main
 struct Planq: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "planq",
         abstract: "A persistent job queue for Linux with an embedded SQLite store.",
         discussion: """
             Exit status: 0 success, 64 usage error, 65 invalid plan, 69 database missing or locked past the timeout, \

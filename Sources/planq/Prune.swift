@@ -5,6 +5,7 @@ import PlanStore
 /// Deletes old finished jobs.
 struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "prune",
         abstract: "Delete finished jobs (succeeded, failed, cancelled) older than a duration, with their step results and events, in short transactions.")
 
     @Option(help: "Delete jobs that finished longer ago than this, e.g. 30d.")

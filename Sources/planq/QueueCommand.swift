@@ -8,7 +8,7 @@ struct QueueCommand: ParsableCommand {
         commandName: "queue", abstract: "Pause, resume or limit a queue.", subcommands: [Pause.self, Resume.self, Limit.self])
 
     struct Pause: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop claiming jobs from a queue (enqueue still works).")
+        static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming jobs from a queue (enqueue still works).")
         @Argument(help: "The queue.") var name: String
         @OptionGroup var database: DatabaseOption
 
@@ -20,7 +20,7 @@ struct QueueCommand: ParsableCommand {
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Claim jobs from a paused queue again.")
+        static let configuration = CommandConfiguration(commandName: "resume", abstract: "Claim jobs from a paused queue again.")
         @Argument(help: "The queue.") var name: String
         @OptionGroup var database: DatabaseOption
 
@@ -33,6 +33,7 @@ struct QueueCommand: ParsableCommand {
 
     struct Limit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "limit",
             abstract: "Refuse enqueues (exit 75) once a queue has this many pending jobs; 'none' removes the limit.")
         @Argument(help: "The queue.") var name: String
         @Argument(help: "The most pending jobs, or none.") var limit: String

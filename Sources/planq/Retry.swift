@@ -5,6 +5,7 @@ import PlanStore
 /// Retries a failed or cancelled job.
 struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "retry",
         abstract: "Put a failed or cancelled job back to pending, due now.",
         discussion: """
             Recorded successes are replayed, every step gets its full max_attempts again. \

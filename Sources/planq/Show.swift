@@ -4,7 +4,7 @@ import PlanStore
 
 /// Shows one job.
 struct Show: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show one job: plan, state, every step's outcome, its history.")
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one job: plan, state, every step's outcome, its history.")
 
     @OptionGroup var job: JobSelector
     @OptionGroup var database: DatabaseOption

@@ -5,6 +5,7 @@ import PlanStore
 /// Counts by queue and state.
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Counts by queue and state, the oldest due pending job's age, and the last minute's throughput.")
 
     @OptionGroup var database: DatabaseOption

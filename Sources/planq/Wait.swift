@@ -6,6 +6,7 @@ import PlanStore
 /// Blocks until a job ends.
 struct Wait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "wait",
         abstract: "Wait until a job ends: exit 0 if it succeeded, 1 if it failed or was cancelled, 124 on --timeout.")
 
     @OptionGroup var job: JobSelector
