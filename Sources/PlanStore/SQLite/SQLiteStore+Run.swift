@@ -33,6 +33,11 @@ extension SQLiteStore {
 
     /// A step's start and end are its `step_results` row; `job_history` shows them as events, at
     /// the places in the history they take here.
+    ///
+    /// A step starts only while the lease is unexpired, besides its token: a worker that was stopped
+    /// past its lease, and resumes before anyone recovered the job, must not begin a step that the
+    /// recovery (at any moment now) would begin again. Its heartbeat renews the lease first, or the
+    /// start is refused as a lost lease. A step's end is recorded on the token alone.
     private static func stepStarted(_ lease: Lease.ID, _ stepKey: String, _ attempt: Int, _ now: Timestamp) -> @Sendable (Connection) throws -> Void {
         let values: [SQLValue] = [.integer(lease.jobID), .text(stepKey), .integer(Int64(attempt)), .time(now), .integer(lease.token)]
         return { connection in
@@ -40,7 +45,7 @@ extension SQLiteStore {
             try connection.query(
                 """
                 INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event) SELECT ?1, ?2, ?3, ?4, ?5, ?6
-                WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND lease_token = ?5 AND state = 'running')
+                WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND lease_token = ?5 AND state = 'running' AND lease_expires_at > ?4)
                 """, values + [.integer(position)])
             try connection.requireChange(lease)
         }

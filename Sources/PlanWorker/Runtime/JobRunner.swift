@@ -86,7 +86,7 @@ struct JobRunner: Sendable {
             try await lease.finish(.succeeded(value), after: carried)
             logger.info("job succeeded")
         case (_, .leaseLost?):
-            logger.warning("job lease lost; another worker has it")
+            logger.warning("job lease lost: it expired, or another worker has it")
         case (.failure(let error), .cancelRequested?):
             try await lease.finish(.cancelled(error), after: carried)
             logger.info("job cancelled")

@@ -46,6 +46,25 @@ private func child() throws -> Process {
         #expect(database.scalar("SELECT detail ->> 'reason' FROM job_events WHERE kind = 'lease_expired'") == "the lease expired")
     }
 
+    /// A worker stopped past its lease that resumes before anyone recovered the job must not begin
+    /// another step: the recovery, due at any moment, would begin it again.
+    @Test(arguments: StoreKind.allCases)
+    func noStepStartsOnAnExpiredLeaseUntilAHeartbeatRenewsIt(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        let now = Timestamp.now()
+        _ = try await store.enqueue([samplePlan(key: "k", steps: 2)], now: now)
+        let lease = try await store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now)[0]
+        try await lease.beginStep("s0", attempt: 1, now: now)
+        await #expect { try await lease.beginStep("s1", attempt: 1, now: now.plus(seconds: 11)) } throws: { isLeaseLost($0) }
+        // The step's end is still the run's to record, and a heartbeat takes the lease up again.
+        try await lease.recordStep("s0", attempt: 1, outcome: .success("done"), now: now.plus(seconds: 11))
+        #expect(try await lease.heartbeat(duration: .seconds(10), now: now.plus(seconds: 11)).leaseHeld)
+        try await lease.beginStep("s1", attempt: 1, now: now.plus(seconds: 12))
+        #expect(database.scalar("SELECT outcome FROM step_results WHERE step_id = 's0'") == "ok")
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 's1' AND outcome IS NULL") == "1")
+    }
+
     @Test(arguments: StoreKind.allCases)
     func aDeadOwnerOnThisHostIsRecoveredAtOnceAndALiveOneIsNot(kind: StoreKind) async throws {
         let database = try kind.database()
