@@ -51,7 +51,7 @@ import Testing
         let second = Task { try await store.commit { try $0.query("INSERT INTO queues (name) VALUES ('second')") } }
         let failing = Task { try await store.commit { try $0.query("INSERT INTO queues (name) VALUES ('first')") } }
         try await first.value
-        try await second.value
+        _ = try await second.value
         await #expect(throws: StoreError.self) { try await failing.value }
         #expect(committer.transactions == before + 1, "all three ran in the first one's transaction")
         #expect(committer.largestBatch == 3)

@@ -45,7 +45,7 @@ import Testing
     @Test(arguments: ["", "PRAGMA user_version = 1", "PRAGMA journal_mode = WAL; CREATE TABLE schema_migrations (x)"])
     func aHalfCreatedDatabaseIsRefusedByReadersAndFinishedByWriters(setup: String) async throws {
         let database = TemporaryDatabase()
-        FileManager.default.createFile(atPath: database.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: database.path, contents: nil)
         if !setup.isEmpty { database.execute(setup) }
         do {
             _ = try SQLiteStore(StoreOptions(path: database.path, create: false))

@@ -43,7 +43,7 @@ import Testing
 
     @Test func aFileThatIsNotADatabaseExits69() throws {
         let workspace = Workspace()
-        FileManager.default.createFile(atPath: workspace.db, contents: Data(repeating: 0xA5, count: 8192))
+        _ = FileManager.default.createFile(atPath: workspace.db, contents: Data(repeating: 0xA5, count: 8192))
         for arguments in [["list"], ["enqueue", "Examples/welcome.json"]] {
             let outcome = try workspace.planq(arguments[0], arguments.count > 1 ? arguments[1] : "--json")
             #expect(outcome.status == 69, "\(arguments): \(outcome.stderr)")

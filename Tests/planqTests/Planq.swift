@@ -77,7 +77,7 @@ final class Workspace: Sendable {
 
     func write(_ name: String, _ text: String) -> String {
         let path = folder.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
     }
 }

@@ -8,7 +8,7 @@ final class WorkerProcess {
 
     init(_ workspace: Workspace, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
         logPath = workspace.folder.appendingPathComponent("worker-\(UUID().uuidString.prefix(8)).log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = Planq.binary
         process.arguments = ["worker", "--db", workspace.db] + arguments
         process.currentDirectoryURL = Planq.repository
@@ -120,8 +120,8 @@ extension Planq {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let paths = ["in", "out", "err"].map { folder.appendingPathComponent($0).path }
-        FileManager.default.createFile(atPath: paths[0], contents: Data(input.utf8))
-        for path in paths.dropFirst() { FileManager.default.createFile(atPath: path, contents: nil) }
+        _ = FileManager.default.createFile(atPath: paths[0], contents: Data(input.utf8))
+        for path in paths.dropFirst() { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let process = Process()
         process.executableURL = program
         process.arguments = arguments
