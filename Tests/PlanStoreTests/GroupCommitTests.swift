@@ -23,6 +23,10 @@ import Testing
         #expect(outcomes.filter { $0 }.count == 56)
         #expect(database.scalar("SELECT count(*) FROM step_results") == "56")
         #expect(database.scalar("SELECT count(*) FROM job_history WHERE kind = 'step_started'") == "56")
+        // Writes rolled back (the batch run again with a savepoint each) leave no place in the
+        // history taken twice, and the sequence covers every place a step took.
+        #expect(database.scalar("SELECT count(*) = count(DISTINCT event_id) FROM job_history") == "1")
+        #expect(database.scalar("SELECT (SELECT last FROM history_sequence) >= (SELECT max(started_event) FROM step_results)") == "1")
         let committer = try #require(store.committer)
         #expect(committer.largestBatch > 1, "writes from 64 threads shared transactions")
         #expect(committer.transactions < 64 + 2)
