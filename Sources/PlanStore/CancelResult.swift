@@ -5,5 +5,5 @@ public enum CancelResult: String, Sendable {
     /// A running job was asked to stop; its worker ends it `cancelled`.
     case requested
     /// It was cancelled already; nothing changed.
-    case alreadyCancelled
+    case alreadyCancelled = "already_cancelled"
 }

@@ -9,3 +9,10 @@ extension Timestamp {
         return Timestamp(millisecondsSinceEpoch: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
     }
 }
+
+extension Timestamp {
+    /// The time `duration` before this one.
+    public func before(_ duration: Duration) -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: millisecondsSinceEpoch - PlanDuration(duration).milliseconds)
+    }
+}

@@ -50,8 +50,20 @@ public protocol JobStore: Sendable {
     /// Counts of running and pending jobs, for the service status line.
     func activityCounts() async throws(StoreError) -> ActivityCounts
 
-    /// Records the capabilities a worker registered, replacing what that worker recorded before.
-    func registerCapabilities(_ names: [String], worker: String, now: Timestamp) async throws(StoreError)
+    /// Records a worker that starts (its `workers` row, live) and the capabilities it registered; its id.
+    func registerWorker(_ worker: WorkerRegistration, now: Timestamp) async throws(StoreError) -> Int64
+
+    /// Renews worker `id`'s row (live again if it had been marked lost); marks lost the workers not
+    /// seen for `WorkerStatus.lostAfter` and those whose process is gone from `me.host`; deletes
+    /// workers that ended more than a day ago.
+    func workerSeen(_ id: Int64, me: LeaseOwner, now: Timestamp) async throws(StoreError)
+
+    /// Marks worker `id` stopped: it exited cleanly.
+    func workerStopped(_ id: Int64, now: Timestamp) async throws(StoreError)
+
+    /// Every recorded worker, live ones first, each with the jobs it runs; a worker on `me.host`
+    /// whose process is gone reads as lost at once.
+    func workers(me: LeaseOwner, now: Timestamp) async throws(StoreError) -> [WorkerStatus]
 
     /// Wakes a worker when the database may have changed (another process committed), or `nil`
     /// when this store cannot tell (the worker then polls).
@@ -90,8 +102,13 @@ public protocol JobStore: Sendable {
 
     // MARK: Queries
 
-    /// Jobs, newest first, optionally of one state and queue.
-    func list(state: JobState?, queue: String?, limit: Int) async throws(StoreError) -> [JobSummary]
+    /// Jobs that match `filter`, newest first, at most `limit`.
+    func list(_ filter: JobFilter, limit: Int) async throws(StoreError) -> [JobSummary]
+
+    /// The history (`job_history`) that matches `filter`: with no cursor, the latest `limit` events;
+    /// after a cursor, the events committed since, oldest first, at most `limit`. Always in
+    /// event order, with the cursor to read on from.
+    func events(_ filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> (events: [HistoryEvent], cursor: EventCursor)
 
     /// The state of one job.
     func state(of job: JobReference) async throws(StoreError) -> JobState
@@ -131,8 +148,9 @@ extension JobStore {
         try await hasOutstandingWork(queues: queues, now: .now())
     }
 
-    public func registerCapabilities(_ names: [String], worker: String) async throws(StoreError) {
-        try await registerCapabilities(names, worker: worker, now: .now())
+    /// Jobs, newest first, optionally of one state and queue.
+    public func list(state: JobState?, queue: String?, limit: Int) async throws(StoreError) -> [JobSummary] {
+        try await list(JobFilter(states: state.map { [$0] }, queue: queue), limit: limit)
     }
 
     public func cancel(_ job: JobReference) async throws(StoreError) -> CancelResult { try await cancel(job, now: .now()) }

@@ -36,19 +36,35 @@ public struct JobSummary: Sendable, Hashable {
 
 /// A step key's executions, as `planq show` reports them.
 public struct StepSummary: Sendable, Hashable {
+    /// Where a step of the plan stands.
+    public enum State: String, Sendable {
+        case notStarted = "not_started", running, ok, failed, cancelled
+        /// Its executions were set aside (`planq retry`, or handed back) and it has not run since.
+        case setAside = "set_aside"
+    }
+
     public let id: String
-    /// The outcome of the latest execution: `ok`, `error`, `cancelled`, or `nil` while in flight.
+    public let state: State
+    /// The outcome of the latest execution: `ok`, `error`, `cancelled`, or `nil` while in flight or never run.
     public let outcome: StepOutcome?
+    /// Its current executions (those set aside not counted).
     public let attempts: Int
     public let output: JSONValue?
     public let error: JSONValue?
+    /// When its latest execution started and finished.
+    public let startedAt: String?
+    public let finishedAt: String?
 
-    public init(id: String, outcome: StepOutcome?, attempts: Int, output: JSONValue?, error: JSONValue?) {
+    public init(id: String, state: State, outcome: StepOutcome?, attempts: Int, output: JSONValue?, error: JSONValue?,
+                startedAt: String? = nil, finishedAt: String? = nil) {
         self.id = id
+        self.state = state
         self.outcome = outcome
         self.attempts = attempts
         self.output = output
         self.error = error
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
     }
 }
 
@@ -91,8 +107,9 @@ public struct JobDetail: Sendable, Hashable {
             "created_at": .string(summary.createdAt), "finished_at": summary.finishedAt.map(JSONValue.string) ?? .null,
             "result": result ?? .null, "error": error ?? .null, "runs": .integer(Int64(summary.runs)), "plan": plan,
             "steps": .array(steps.map {
-                ["id": .string($0.id), "outcome": $0.outcome.map { .string($0.rawValue) } ?? .null, "attempts": .integer(Int64($0.attempts)),
-                 "output": $0.output ?? .null, "error": $0.error ?? .null]
+                ["id": .string($0.id), "state": .string($0.state.rawValue), "outcome": $0.outcome.map { .string($0.rawValue) } ?? .null,
+                 "attempts": .integer(Int64($0.attempts)), "output": $0.output ?? .null, "error": $0.error ?? .null,
+                 "started_at": $0.startedAt.map(JSONValue.string) ?? .null, "finished_at": $0.finishedAt.map(JSONValue.string) ?? .null]
             }),
             "events": .array(events.map { ["at": .string($0.at), "kind": .string($0.kind.rawValue), "detail": $0.detail ?? .null] }),
         ]

@@ -25,6 +25,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case unknownStep(String)
     /// The job's lease moved on (expired, or taken by another worker): the write was refused.
     case leaseLost(Lease.ID)
+    /// The SQLite library is older than planq needs; the message names both versions.
+    case sqliteTooOld(String)
     /// A plan in a batch was invalid; nothing was written.
     case invalidPlan(line: Int?, PlanValidationError)
 
@@ -38,7 +40,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .corruptValue(let what): "the database holds a damaged value: \(what)"
         case .sqlite(let error) where error.isBusy: "the database stayed locked past the busy timeout: \(error)"
         case .sqlite(let error): error.description
-        case .migration(let message): message
+        case .migration(let message), .sqliteTooOld(let message): message
         case .jobNotFound(let what): "no job \(what)"
         case .queueFull(let queue, let limit): "queue \(queue) is full: \(limit) jobs are pending (planq queue limit \(queue) N)"
         case .wrongState(let id, let state, let operation): "job \(id) is \(state.rawValue); it cannot be \(operation)"
@@ -56,7 +58,7 @@ extension StoreError {
     public var isFault: Bool {
         switch self {
         case .sqlite(let error): error.isFault
-        case .notARegularFile, .notInitialized, .corruptValue, .databaseMissing: true
+        case .notARegularFile, .notInitialized, .corruptValue, .databaseMissing, .sqliteTooOld: true
         default: false
         }
     }

@@ -7,6 +7,23 @@ struct DatabaseOption: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp("The database file (env PLANQ_DB).", valueName: "path"))
     var path: String = environmentValue("PLANQ_DB") ?? "./planq.db"
 
+    /// Opens the store; `create` makes the file and applies pending migrations; `write` (a command
+    /// that may write) applies them to an existing file, finishing one whose creation was cut short;
+    /// `groupCommit` packs concurrent writes into shared transactions (the worker). `storage` holds
+    /// the options of the commands that create databases and write much.
+    func open(create: Bool, write: Bool = false, groupCommit: Bool = false, storage: StorageOptions? = nil) throws -> any JobStore {
+        do {
+            return try SQLiteStore(StoreOptions(path: path, create: create, migrate: write, groupWritable: storage?.groupWritable ?? false,
+                                                durability: storage?.synchronous ?? .full, groupCommit: groupCommit))
+        } catch {
+            throw Console.failure(error)
+        }
+    }
+}
+
+/// How a new database is made and how hard commits are kept: for the commands that create
+/// databases (`enqueue`, `run`, `worker`, `migrate`).
+struct StorageOptions: ParsableArguments {
     @Flag(help: "Create a new database readable and writable by its group too (0660), for operators who enqueue as themselves.")
     var groupWritable = false
 
@@ -14,18 +31,6 @@ struct DatabaseOption: ParsableArguments {
         "full (default): every commit survives power loss. normal: fewer fsyncs; the last commits may be lost on power loss, never on a crash (env PLANQ_SYNCHRONOUS).",
         valueName: "full|normal"))
     var synchronous: Durability = environmentValue("PLANQ_SYNCHRONOUS").flatMap(Durability.init(rawValue:)) ?? .full
-
-    /// Opens the store; `create` makes the file and applies pending migrations; `write` (a command
-    /// that may write) applies them to an existing file, finishing one whose creation was cut short;
-    /// `groupCommit` packs concurrent writes into shared transactions (the worker).
-    func open(create: Bool, write: Bool = false, groupCommit: Bool = false) throws -> any JobStore {
-        do {
-            return try SQLiteStore(StoreOptions(path: path, create: create, migrate: write, groupWritable: groupWritable,
-                                                durability: synchronous, groupCommit: groupCommit))
-        } catch {
-            throw Console.failure(error)
-        }
-    }
 }
 
 extension Durability: ExpressibleByArgument {}

@@ -33,6 +33,7 @@ struct Enqueue: AsyncParsableCommand {
     var allowUnknown = false
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup var storage: StorageOptions
     @OptionGroup var output: OutputOption
 
     func validate() throws {
@@ -51,6 +52,9 @@ struct Enqueue: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if file == "-" && isatty(STDIN_FILENO) == 1 {
+            Console.complain("reading a plan from standard input (end it with Ctrl-D; planq enqueue FILE reads a file)")
+        }
         let bytes = try PlanFile.read(file, limit: lines ? PlanFile.maxBatchBytes : PlanDescription.maxDocumentBytes)
         let documents: [(line: Int?, bytes: ArraySlice<UInt8>)] = lines
             ? bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
@@ -63,26 +67,15 @@ struct Enqueue: AsyncParsableCommand {
         }
         // An existing database tells which capabilities workers registered; a new one is created
         // only once every plan passed, so that bad input writes nothing.
-        var store = FileManager.default.fileExists(atPath: database.path) ? try database.open(create: true) : nil
-        let known = allowUnknown ? nil : Set(Builtins.names).union(try await Console.run { try await store?.capabilities().map(\.name) ?? [] })
+        var store = FileManager.default.fileExists(atPath: database.path) ? try database.open(create: true, storage: storage) : nil
+        let known = allowUnknown ? nil : try await PlanFile.knownCapabilities(store)
         var plans: [PlanDescription] = []
-        var invalid = false
         for document in documents {
-            let prefix = "\(file)" + (document.line.map { ":\($0)" } ?? "")
-            do {
-                let plan = try PlanDescription.decode(document.bytes, overriding: overrides, newKey: { UUID().uuidString.lowercased() })
-                for (index, step) in plan.steps.enumerated() where known.map({ !$0.contains(step.call) }) ?? false {
-                    invalid = true
-                    Console.complain("\(prefix): steps[\(index)].call: no capability \"\(step.call)\" is built in or registered by a worker (--allow-unknown enqueues anyway)")
-                }
-                plans.append(plan)
-            } catch {
-                invalid = true
-                for issue in error.issues { Console.complain("\(prefix): \(issue)") }
-            }
+            let name = "\(file)" + (document.line.map { ":\($0)" } ?? "")
+            if let plan = PlanFile.validate(document.bytes, named: name, overriding: overrides, known: known) { plans.append(plan) }
         }
-        if invalid { throw ExitStatus.invalidPlan }
-        if store == nil { store = try database.open(create: true) }
+        if plans.count < documents.count { throw ExitStatus.invalidPlan }
+        if store == nil { store = try database.open(create: true, storage: storage) }
         let results = try await Console.run { try await store!.enqueue(plans) }
         for result in results {
             if output.json {

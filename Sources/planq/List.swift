@@ -13,6 +13,8 @@ struct List: AsyncParsableCommand {
     var state: JobState?
     @Option(help: "Only jobs of this queue.")
     var queue: String?
+    @Option(help: "Only jobs whose idempotency key starts with this.")
+    var keyPrefix: String?
     @Option(help: "At most this many jobs.")
     var limit = 50
 
@@ -25,14 +27,17 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         let store = try database.open(create: false)
-        let jobs = try await Console.run { try await store.list(state: state, queue: queue, limit: limit) }
+        let jobs = try await Console.run { try await store.list(JobFilter(states: state.map { [$0] }, queue: queue, keyPrefix: keyPrefix), limit: limit) }
         if output.json {
             Console.printJSON(.array(jobs.map(\.json)))
             return
         }
+        let now = Timestamp.now()
         let rows = jobs.map { job in
-            [String(job.id), job.state.rawValue, job.queue, String(job.priority), String(job.runs), job.runAt, job.idempotencyKey, job.errorCode?.rawValue ?? ""]
+            [String(job.id), job.state.rawValue, job.queue, String(job.priority), String(job.runs), RelativeTime.since(job.createdAt, now: now),
+             job.finishedAt.map { RelativeTime.since($0, now: now) } ?? (job.state == .pending ? "due " + RelativeTime.since(job.runAt, now: now) : "-"),
+             RelativeTime.between(job.createdAt, job.finishedAt) ?? "-", job.idempotencyKey, job.errorCode?.rawValue ?? ""]
         }
-        print(Table.render(header: ["ID", "STATE", "QUEUE", "PRI", "RUNS", "RUN_AT", "KEY", "ERROR"], rows: rows))
+        print(Table.render(header: ["ID", "STATE", "QUEUE", "PRI", "RUNS", "CREATED", "RUN/FINISHED", "TOOK", "KEY", "ERROR"], rows: rows))
     }
 }

@@ -11,10 +11,11 @@ struct Migrate: AsyncParsableCommand {
     var status = false
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup var storage: StorageOptions
     @OptionGroup var output: OutputOption
 
     func run() async throws {
-        let store = try database.open(create: !status)
+        let store = try database.open(create: !status, storage: storage)
         let migrations = try await Console.run { try await store.migrationStatus() }
         if output.json {
             Console.printJSON(.array(migrations.map {

@@ -1,6 +1,9 @@
 import ArgumentParser
+import Foundation
 import Glibc
 import PlanCore
+import PlanStore
+import PlanWorker
 
 /// Reading plan documents.
 enum PlanFile {
@@ -33,5 +36,28 @@ enum PlanFile {
             throw ExitStatus.invalidPlan
         }
         return bytes
+    }
+
+    /// The capabilities a plan may call: the built-ins, and those the workers of `store` registered.
+    static func knownCapabilities(_ store: (any JobStore)?) async throws -> Set<String> {
+        Set(Builtins.names).union(try await Console.run { try await store?.capabilities().map(\.name) ?? [] })
+    }
+
+    /// `bytes` validated as `enqueue` validates a plan (with `overrides` applied, and, unless `known` is
+    /// `nil`, every call naming a known capability); each issue goes to stderr prefixed with `name`.
+    static func validate(_ bytes: ArraySlice<UInt8>, named name: String, overriding overrides: [JSONKey: JSONValue] = [:],
+                         known: Set<String>?) -> PlanDescription? {
+        do {
+            let plan = try PlanDescription.decode(bytes, overriding: overrides, newKey: { UUID().uuidString.lowercased() })
+            var valid = true
+            for (index, step) in plan.steps.enumerated() where known.map({ !$0.contains(step.call) }) ?? false {
+                valid = false
+                Console.complain("\(name.printable): steps[\(index)].call: no capability \"\(step.call.printable)\" is built in or registered by a worker (--allow-unknown accepts it)")
+            }
+            return valid ? plan : nil
+        } catch {
+            for issue in error.issues { Console.complain("\(name.printable): \(issue)") }
+            return nil
+        }
     }
 }

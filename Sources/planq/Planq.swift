@@ -1,4 +1,5 @@
 import ArgumentParser
+import PlanStore
 
 @main
 struct Planq: AsyncParsableCommand {
@@ -9,6 +10,7 @@ struct Planq: AsyncParsableCommand {
             Exit status: 0 success, 64 usage error, 65 invalid plan, 69 database missing or locked past the timeout, \
             75 queue full, 1 otherwise.
             """,
-        subcommands: [Enqueue.self, WorkerCommand.self, List.self, Show.self, Cancel.self, Retry.self, Wait.self, Prune.self, Stats.self,
-                      QueueCommand.self, Migrate.self, Capabilities.self, Check.self, Bench.self])
+        version: "planq \(Versions.planq)\nschema \(Versions.schema)\nSQLite \(Versions.sqlite)",
+        subcommands: [Enqueue.self, Run.self, WorkerCommand.self, List.self, Show.self, Events.self, Workers.self, Cancel.self, Retry.self,
+                      Wait.self, Prune.self, Stats.self, QueueCommand.self, Migrate.self, Capabilities.self, Check.self, Bench.self])
 }

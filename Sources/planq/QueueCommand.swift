@@ -7,27 +7,44 @@ struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue", abstract: "Pause, resume or limit a queue.", subcommands: [Pause.self, Resume.self, Limit.self])
 
-    struct Pause: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming jobs from a queue (enqueue still works).")
+    /// The queue named, and whether to make it when it has never had a job.
+    struct Target: ParsableArguments {
         @Argument(help: "The queue.") var name: String
+        @Flag(help: "Set up a queue that has never had a job (a misspelt name would otherwise make a queue no job uses).")
+        var create = false
         @OptionGroup var database: DatabaseOption
 
-        func run() async throws {
+        /// The store, once the queue is known (or `--create` was given); else a warning and exit 1.
+        func open() async throws -> any JobStore {
             let store = try database.open(create: false, write: true)
-            try await Console.run { try await store.setPaused(true, queue: name) }
-            print("queue \(name) paused")
+            let known = try await Console.run { try await store.stats() }.queues.contains { $0.queue == name }
+            if !known && !create {
+                Console.complain("warning: queue \(name.printable) has never had a job; check the name, or give --create to set it up")
+                throw ExitCode.failure
+            }
+            return store
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming jobs from a queue (enqueue still works).")
+        @OptionGroup var queue: Target
+
+        func run() async throws {
+            let store = try await queue.open()
+            try await Console.run { try await store.setPaused(true, queue: queue.name) }
+            print("queue \(queue.name.printable) paused")
         }
     }
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "resume", abstract: "Claim jobs from a paused queue again.")
-        @Argument(help: "The queue.") var name: String
-        @OptionGroup var database: DatabaseOption
+        @OptionGroup var queue: Target
 
         func run() async throws {
-            let store = try database.open(create: false, write: true)
-            try await Console.run { try await store.setPaused(false, queue: name) }
-            print("queue \(name) resumed")
+            let store = try await queue.open()
+            try await Console.run { try await store.setPaused(false, queue: queue.name) }
+            print("queue \(queue.name.printable) resumed")
         }
     }
 
@@ -35,20 +52,21 @@ struct QueueCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "limit",
             abstract: "Refuse enqueues (exit 75) once a queue has this many pending jobs; 'none' removes the limit.")
-        @Argument(help: "The queue.") var name: String
-        @Argument(help: "The most pending jobs, or none.") var limit: String
-        @OptionGroup var database: DatabaseOption
+        @OptionGroup var queue: Target
+        // Taken as it comes, so that a negative number reaches the check below instead of reading as an option.
+        @Argument(parsing: .allUnrecognized, help: "The most pending jobs, or none.") var limit: [String] = []
 
         func validate() throws {
-            guard limit == "none" || (Int(limit).map { $0 >= 0 } ?? false) else {
-                throw ValidationError("the limit must be a whole number from 0, or none")
+            guard limit.count == 1 else { throw ValidationError("give one limit after the queue: a whole number from 0, or none") }
+            guard limit[0] == "none" || (Int(limit[0]).map { $0 >= 0 } ?? false) else {
+                throw ValidationError("the limit \(limit[0].quoted) is not a whole number from 0, or none")
             }
         }
 
         func run() async throws {
-            let store = try database.open(create: false, write: true)
-            try await Console.run { try await store.setMaxPending(Int(limit), queue: name) }
-            print("queue \(name) limit \(limit)")
+            let store = try await queue.open()
+            try await Console.run { try await store.setMaxPending(Int(limit[0]), queue: queue.name) }
+            print("queue \(queue.name.printable) limit \(limit[0])")
         }
     }
 }

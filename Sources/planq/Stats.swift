@@ -31,7 +31,7 @@ struct Stats: AsyncParsableCommand {
             rows: stats.queues.map { queue in
                 [queue.queue] + JobState.allCases.map { String(queue.counts[$0] ?? 0) } + [queue.paused ? "yes" : "no", queue.maxPending.map(String.init) ?? "-"]
             }))
-        print("oldest due pending job: \(stats.oldestPendingSeconds.map { "\($0)s" } ?? "none")")
+        print("oldest due pending job: \(stats.oldestPendingSeconds.map { "waiting " + RelativeTime.duration(milliseconds: Int64($0 * 1000)) } ?? "none")")
         print("finished in the last minute: \(stats.finishedLastMinute)")
     }
 }

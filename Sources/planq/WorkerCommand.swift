@@ -44,8 +44,12 @@ struct WorkerCommand: AsyncParsableCommand {
     var maxValueSize = "16MiB"
     @Flag(help: "Log debug lines too.")
     var verbose = false
+    @Option(help: ArgumentHelp("text (default): one line per event, with an RFC 3339 time unless stderr is the journal. json: one JSON object per line, for log shippers.",
+                               valueName: "text|json"))
+    var logFormat: StderrLogHandler.Format = .text
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup var storage: StorageOptions
 
     func validate() throws {
         guard WorkerConfiguration.concurrencyRange.contains(concurrency) else {
@@ -89,12 +93,12 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
-            var handler = StderrLogHandler(label: label)
+            var handler = StderrLogHandler(label: label, format: logFormat)
             handler.logLevel = verbose ? .debug : .info
             return handler
         }
         let logger = Logger(label: "planq.worker")
-        let store = try database.open(create: true, groupCommit: true)
+        let store = try database.open(create: true, groupCommit: true, storage: storage)
         let limits = try parsedLimits()
         let named = queues.map { $0.split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init) }
             ?? (limits.isEmpty ? nil : Array(limits.keys))
@@ -115,3 +119,5 @@ struct WorkerCommand: AsyncParsableCommand {
         try await group.run()
     }
 }
+
+extension StderrLogHandler.Format: ExpressibleByArgument {}

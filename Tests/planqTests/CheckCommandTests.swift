@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct CheckCommand {
     @Test func printsTheCanonicalFormOfEverySample() throws {
-        let outcome = try Planq.run(["check", "Examples/welcome.json", "Examples/fanout.json"])
+        let outcome = try Planq.run(["check", "--canonical", "Examples/welcome.json", "Examples/fanout.json"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let lines = outcome.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 2)

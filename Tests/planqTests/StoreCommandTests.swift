@@ -117,7 +117,9 @@ private let hello = #"{"version":1,"idempotency_key":"hello","steps":[{"id":"a",
         }
         #expect(document["state"] == "pending")
         #expect(document["events"]?.arrayValue?.first?.objectValue?["kind"] == "enqueued")
-        #expect(document["steps"] == [])
+        // Every step of the plan, none started yet.
+        #expect(document["steps"]?.arrayValue?.map { $0.objectValue?["id"] } == ["profile", "render", "pause", "send"])
+        #expect(document["steps"]?.arrayValue?.allSatisfy { $0.objectValue?["state"] == "not_started" && $0.objectValue?["attempts"] == 0 } == true)
     }
 
     @Test func cancelAndRetryFollowTheirExitRules() throws {

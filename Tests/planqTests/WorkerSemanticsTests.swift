@@ -78,6 +78,11 @@ private let fastRetry = #","retry":{"max_attempts":5,"backoff":"fixed","initial"
         #expect(try workspace.sqlite3("SELECT lease_owner IS NULL, lease_expires_at IS NULL, runs FROM jobs") == "1|1|0\n")
         #expect(try workspace.sqlite3("SELECT kind FROM job_events ORDER BY id DESC LIMIT 1") == "released\n")
         #expect(try workspace.sqlite3("SELECT superseded, outcome FROM step_results") == "1|cancelled\n", "the interrupted execution does not count")
+        // Handed back, not failed: the history and the log say released, and nothing failed.
+        #expect(try workspace.sqlite3("SELECT group_concat(kind, ' ') FROM (SELECT kind FROM job_history WHERE job_id = \(id) ORDER BY event_id)")
+                == "enqueued claimed step_started released\n")
+        #expect(worker.log.contains("INFO step released") && worker.log.contains("INFO job released"), "\(worker.log)")
+        #expect(!worker.log.contains("step failed") && !worker.log.contains("WARNING"), "\(worker.log)")
     }
 
     @Test func sigtermLetsShortJobsFinishWithinTheGrace() throws {

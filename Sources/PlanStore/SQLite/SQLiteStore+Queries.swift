@@ -12,14 +12,17 @@ extension SQLiteStore {
                    errorCode: try row.optionalText("error_code").map(ErrorCode.init(rawValue:)))
     }
 
-    public func list(state: JobState?, queue: String?, limit: Int) async throws(StoreError) -> [JobSummary] {
+    public func list(_ filter: JobFilter, limit: Int) async throws(StoreError) -> [JobSummary] {
         try read { connection in
             try connection.query(
                 """
                 SELECT \(Self.summaryColumns) FROM jobs
-                WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR queue = ?2) ORDER BY id DESC LIMIT ?3
+                WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR queue = ?2)
+                    AND (?3 IS NULL OR substr(idempotency_key, 1, length(?3)) = ?3) AND (?4 IS NULL OR created_at < ?4)
+                ORDER BY id DESC LIMIT ?5
                 """,
-                [state.map { .text($0.rawValue) } ?? .null, queue.map { .text($0) } ?? .null, .integer(Int64(limit))]
+                [filter.states.map { .json(.array($0.map { .string($0.rawValue) })) } ?? .null, filter.queue.map { .text($0) } ?? .null,
+                 filter.keyPrefix.map { .text($0) } ?? .null, filter.createdBefore.map { .time($0) } ?? .null, .integer(Int64(limit))]
             ).map(Self.summary)
         }
     }
@@ -32,30 +35,53 @@ extension SQLiteStore {
         try read { connection in
             let id = try resolve(reference, connection).id
             let row = try connection.query("SELECT \(Self.summaryColumns), plan, result, last_error FROM jobs WHERE id = ?", [.integer(id)])[0]
-            var steps: [StepSummary] = []
-            for step in try connection.query(
-                """
-                SELECT step_id, count(*) AS executions, max(attempt) AS last_attempt,
-                    (SELECT output FROM step_results o WHERE o.job_id = s.job_id AND o.step_id = s.step_id AND o.outcome = 'ok' AND o.superseded = 0) AS output
-                FROM step_results s WHERE job_id = ? AND superseded = 0 GROUP BY step_id ORDER BY min(id)
-                """, [.integer(id)])
-            {
-                let stepID = try step.text("step_id")
-                let last = try connection.query(
-                    "SELECT outcome, error FROM step_results WHERE job_id = ? AND step_id = ? AND attempt = ? AND superseded = 0",
-                    [.integer(id), .text(stepID), .integer(try step.int("last_attempt"))])[0]
-                let outcome = try last.optionalText("outcome").map { text in
-                    guard let outcome = StepOutcome(rawValue: text) else { throw StoreError.corruptValue("step outcome \(text.quoted)") }
-                    return outcome
-                }
-                steps.append(StepSummary(id: stepID, outcome: outcome, attempts: Int(try step.int("executions")),
-                                         output: try step.json("output"), error: try last.json("error")))
-            }
+            guard let plan = try row.json("plan") else { throw StoreError.corruptValue("job \(id) has no plan") }
+            let steps = try Self.steps(of: id, plan: plan, connection)
             let events = try connection.query("SELECT at, kind, detail FROM job_history WHERE job_id = ? ORDER BY event_id", [.integer(id)])
                 .map { row in JobEvent(at: try row.text("at"), kind: try row.eventKind(), detail: try row.json("detail")) }
-            guard let plan = try row.json("plan") else { throw StoreError.corruptValue("job \(id) has no plan") }
             return JobDetail(summary: try Self.summary(row), plan: plan, result: try row.json("result"),
                              error: try row.json("last_error"), steps: steps, events: events)
+        }
+    }
+
+    /// Every step of `plan` in order, each `each` element after its step, then any other step key
+    /// with executions: where each stands, from its latest execution.
+    static func steps(of id: Int64, plan: JSONValue, _ connection: Connection) throws -> [StepSummary] {
+        var rows: [String: (current: [Row], setAside: Bool)] = [:]
+        var keys: [String] = []
+        for row in try connection.query(
+            "SELECT step_id, attempt, outcome, output, error, started_at, finished_at, superseded FROM step_results WHERE job_id = ? ORDER BY id",
+            [.integer(id)])
+        {
+            let key = try row.text("step_id")
+            if rows[key] == nil { keys.append(key) }
+            if try row.int("superseded") == 1 { rows[key, default: ([], false)].setAside = true } else { rows[key, default: ([], false)].current.append(row) }
+        }
+        let planned = plan[JSONPointer(tokens: ["steps"])]?.arrayValue?.compactMap { $0[JSONPointer(tokens: ["id"])]?.stringValue } ?? []
+        var ordered: [String] = []
+        for step in planned {
+            ordered.append(step)
+            ordered += keys.filter { $0.hasPrefix(step + "[") && $0.hasSuffix("]") }
+        }
+        ordered += keys.filter { !ordered.contains($0) }
+        return try ordered.map { key in
+            let executions = rows[key]?.current ?? []
+            guard let last = executions.last else {
+                return StepSummary(id: key, state: rows[key]?.setAside == true ? .setAside : .notStarted, outcome: nil, attempts: 0, output: nil, error: nil)
+            }
+            let outcome = try last.optionalText("outcome").map { text in
+                guard let outcome = StepOutcome(rawValue: text) else { throw StoreError.corruptValue("step outcome \(text.quoted)") }
+                return outcome
+            }
+            let state: StepSummary.State = switch outcome {
+            case nil: .running
+            case .ok?: .ok
+            case .error?: .failed
+            case .cancelled?: .cancelled
+            }
+            let output = try executions.first { try $0.optionalText("outcome") == "ok" }?.json("output")
+            return StepSummary(id: key, state: state, outcome: outcome, attempts: executions.count, output: output, error: try last.json("error"),
+                               startedAt: try last.optionalText("started_at"), finishedAt: try last.optionalText("finished_at"))
         }
     }
 

@@ -36,17 +36,6 @@ extension SQLiteStore {
         }
     }
 
-    public func registerCapabilities(_ names: [String], worker: String, now: Timestamp) async throws(StoreError) {
-        try await commit { connection in
-            for name in names {
-                try connection.query(
-                    """
-                    INSERT INTO capabilities (name, worker, registered_at) VALUES (?1, ?2, ?3)
-                    ON CONFLICT (name) DO UPDATE SET worker = ?2, registered_at = ?3
-                    """, [.text(name), .text(worker), .time(now)])
-            }
-        }
-    }
 }
 
 extension Connection {

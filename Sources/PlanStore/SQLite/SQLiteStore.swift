@@ -15,6 +15,7 @@ public final class SQLiteStore: JobStore {
     /// Opens (and with `options.create`, creates and migrates) the database.
     public init(_ options: StoreOptions, now: Timestamp = .now()) throws(StoreError) {
         path = options.path
+        if let problem = Versions.loadedSQLiteProblem { throw .sqliteTooOld(problem) }
         var info = stat()
         if stat(options.path, &info) == 0 {
             if let kind = Self.kindName(info.st_mode) { throw .notARegularFile(path: options.path, kind: kind) }

@@ -22,7 +22,7 @@ struct JobRunner: Sendable {
         var logger = logger
         logger[metadataKey: "lease.id"] = "\(lease.jobID)"
         logger.info("job claimed", metadata: ["queue": "\(lease.queue)", "run": "\(lease.runs)", "token": "\(lease.id.token)"])
-        let journal = StoreJournal(lease: lease, logger: logger, storeFault: storeFault)
+        let journal = StoreJournal(lease: lease, logger: logger, stop: stop, storeFault: storeFault)
         let stepLogger = logger
         let plan = Rehydrator(
             description: lease.plan, jobID: lease.jobID, registry: registry, journal: journal, clock: clock, limits: limits,

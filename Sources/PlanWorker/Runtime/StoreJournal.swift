@@ -17,6 +17,8 @@ import PlanStore
 final class StoreJournal: Journal {
     let lease: Lease
     let logger: Logger
+    /// The run's stop signal: a step cancelled by a shutdown is handed back with the lease, not failed.
+    let stop: StopSignal?
     private struct State {
         var records: [String: StepRecord]
         /// Steps begun (or beginning) and not finished.
@@ -33,8 +35,9 @@ final class StoreJournal: Journal {
     /// Told of every store fault a write meets, and (`nil`) of every write that goes through.
     let storeFault: @Sendable (StoreError?) -> Void
 
-    init(lease: Lease, logger: Logger, storeFault: @escaping @Sendable (StoreError?) -> Void = { _ in }) {
+    init(lease: Lease, logger: Logger, stop: StopSignal? = nil, storeFault: @escaping @Sendable (StoreError?) -> Void = { _ in }) {
         self.lease = lease
+        self.stop = stop
         self.storeFault = storeFault
         self.logger = logger
         state = Locked(State(records: lease.records, begunByClaim: lease.begunStep))
@@ -90,6 +93,12 @@ final class StoreJournal: Journal {
     }
 
     func finish(_ stepKey: String, attempt: Int, outcome: Result<JSONValue, ErrInfo>) async -> Result<Void, ErrInfo> {
+        if case .failure(let error) = outcome, error.code == .cancelled, isHandedBack {
+            // The release that hands the lease back sets this execution aside, uncounted: nothing failed.
+            logger.info("step released", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
+            state.withLock { $0.inFlight -= 1 }
+            return .failure(error)
+        }
         switch outcome {
         case .success:
             logger.info("step succeeded", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
@@ -121,6 +130,15 @@ final class StoreJournal: Journal {
             state.withLock { state in state.carried = carried + [write] + state.carried }
         }
         return result
+    }
+
+    /// Whether the run is being handed back: the worker shuts down (asked, or cancelled past its grace).
+    private var isHandedBack: Bool {
+        switch stop?.reason {
+        case .shutdown?: true
+        case nil: stop != nil && Task.isCancelled
+        default: false
+        }
     }
 
     /// Runs a store call; its `StoreError` as the run's `ErrInfo`.

@@ -23,6 +23,10 @@ public final class Worker: Service {
     private let running = Locked<[Int64: RunningJob]>([:])
     /// The service status changed (a store fault began or ended): send it on the loop's next turn.
     private let statusStale = Locked(false)
+    /// A draining worker found nothing left to do; logged once its last job's end is recorded.
+    private let drained = Locked(false)
+    /// This worker's row in the store's list of workers.
+    private let workerID = Locked<Int64?>(nil)
 
     private struct RunningJob {
         let lease: Lease
@@ -45,7 +49,7 @@ public final class Worker: Service {
     public func run() async throws {
         // A database at fault (held locked by a stopped process, full, ...) is waited out, not fatal.
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            guard let pause = try await registerCapabilities() else { break }
+            guard let pause = try await register() else { break }
             try? await Task.sleep(for: pause)
         }
         if Task.isShuttingDownGracefully || Task.isCancelled { return }
@@ -66,6 +70,8 @@ public final class Worker: Service {
                 await withDiscardingTaskGroup { group in
                     await loop(group: &group, changes: changes)
                 }
+                if drained.withLock({ $0 }) { logger.info("worker drained") }
+                if let id = workerID.withLock({ $0 }) { try? await store.workerStopped(id, now: .now()) }
                 listeners.cancelAll()
             }
         } onGracefulShutdown: {
@@ -80,10 +86,13 @@ public final class Worker: Service {
         doorbell.ring()
     }
 
-    /// Records this worker's capabilities; `nil` when done, the backoff when the store is at fault.
-    private func registerCapabilities() async throws(StoreError) -> Duration? {
+    /// Records this worker and its capabilities; `nil` when done, the backoff when the store is at fault.
+    private func register() async throws(StoreError) -> Duration? {
         do {
-            try await store.registerCapabilities(registry.names, worker: owner.label)
+            let registration = WorkerRegistration(owner: owner, queues: configuration.queues, concurrency: configuration.concurrency,
+                                                  capabilities: registry.names)
+            let id = try await store.registerWorker(registration, now: .now())
+            workerID.withLock { $0 = id }
         } catch {
             guard error.isFault else { throw error }
             return storeFailed(error, doing: "register capabilities")
@@ -136,7 +145,7 @@ public final class Worker: Service {
             return [await claim(free: free, running: counts, group: &group)]
         case .checkOutstandingWork:
             let outstanding = (try? await store.hasOutstandingWork(queues: configuration.queues)) ?? true
-            if !outstanding { logger.info("worker drained") }
+            if !outstanding { drained.withLock { $0 = true } }
             return [.outstandingWork(outstanding)]
         case .throttleChanges(let on):
             changes?.throttle(on)
@@ -229,6 +238,7 @@ public final class Worker: Service {
 
     private func recoverLeases() async {
         do {
+            if let id = workerID.withLock({ $0 }) { try await store.workerSeen(id, me: owner, now: .now()) }
             for id in try await store.recoverDeadOwners(me: owner) {
                 logger.warning("lease of a dead worker recovered", metadata: ["job.id": "\(id)"])
             }

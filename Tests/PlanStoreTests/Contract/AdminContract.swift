@@ -40,7 +40,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(database.scalar("SELECT state FROM jobs") == "pending")
         let steps = try await store.steps(of: id)
         #expect(steps["s0"]?.output == "zero" && steps["s0"]?.attempts == 1)
-        #expect(steps["s1"] == nil)
+        #expect(steps["s1"]?.state == .setAside && steps["s1"]?.attempts == 0 && steps["s2"]?.state == .notStarted)
         #expect(database.scalar("SELECT count(*) FROM step_results WHERE superseded = 1") == "1")
         #expect(try await store.eventKinds(of: id).last == "retried")
         let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
@@ -57,7 +57,8 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         _ = try await store.retry(.id(id), fromStep: "s1")
         let steps = try await store.steps(of: id)
         #expect(steps["s0"]?.output == 0)
-        #expect(steps["s1"] == nil && steps["s1[0]"] == nil && steps["s2"] == nil)
+        #expect([steps["s1"]?.state, steps["s1[0]"]?.state, steps["s2"]?.state] == [.setAside, .setAside, .setAside])
+        #expect(steps.values.filter { $0.id != "s0" }.allSatisfy { $0.attempts == 0 && $0.output == nil })
         #expect(database.scalar("SELECT count(*) FROM step_results") == "4", "old rows stay for history")
         #expect(database.scalar("SELECT detail ->> 'from' FROM job_events WHERE kind = 'retried'") == "s1")
     }
@@ -139,9 +140,87 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(try await store.state(of: .key("a")) == .failed)
         await #expect { try await store.state(of: .key("nope")) } throws: { if case StoreError.jobNotFound = $0 { true } else { false } }
 
-        try await store.registerCapabilities(["echo", "fail"], worker: "host/1", now: now)
-        try await store.registerCapabilities(["echo"], worker: "host/2", now: now)
+        let one = LeaseOwner(host: "host", bootID: "b", pid: 1, pidStart: 1), two = LeaseOwner(host: "host", bootID: "b", pid: 2, pidStart: 1)
+        _ = try await store.registerWorker(WorkerRegistration(owner: one, queues: nil, concurrency: 1, capabilities: ["echo", "fail"]), now: now)
+        _ = try await store.registerWorker(WorkerRegistration(owner: two, queues: nil, concurrency: 1, capabilities: ["echo"]), now: now)
         #expect(try await store.capabilities().map { "\($0.name) \($0.worker)" } == ["echo host/2", "fail host/1"])
+
+        let filtered = try await store.list(JobFilter(states: [.pending, .failed], queue: "default", keyPrefix: "a"), limit: 10)
+        #expect(filtered.map(\.idempotencyKey) == ["a"])
+        #expect(try await store.list(JobFilter(createdBefore: now), limit: 10).isEmpty)
+        #expect(try await store.list(JobFilter(createdBefore: now.plus(seconds: 1)), limit: 10).count == 3)
+        #expect(try await store.list(JobFilter(states: []), limit: 10).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func workersAreLiveWhileSeenThenLostOrStoppedAndPrunedAfterADay(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        let now = Timestamp.now()
+        // Another host's workers: only their renewals tell whether they live.
+        let far = LeaseOwner(host: "elsewhere", bootID: "b", pid: 7, pidStart: 1)
+        let near = LeaseOwner(host: "elsewhere", bootID: "b", pid: 8, pidStart: 1)
+        let a = try await store.registerWorker(WorkerRegistration(owner: far, queues: ["mail"], concurrency: 2, capabilities: ["echo"]), now: now)
+        let b = try await store.registerWorker(WorkerRegistration(owner: near, queues: nil, concurrency: 4, capabilities: ["echo", "sleep"]), now: now)
+        _ = try await store.enqueue([samplePlan(key: "j", queue: "mail")], now: now)
+        let job = try await store.claim([("mail", 1)], owner: far, lease: .seconds(60), now: now)[0]
+        var workers = try await store.workers(me: me, now: now.plus(seconds: 1))
+        #expect(workers.map(\.state) == [.live, .live])
+        let first = try #require(workers.first { $0.id == a })
+        #expect(first.runningJobs == [job.jobID] && first.serves("mail") && !first.serves("default"))
+        #expect(first.registration == WorkerRegistration(owner: far, queues: ["mail"], concurrency: 2, capabilities: ["echo"]))
+
+        // b renews, a does not: 31 s on, a is lost; b stops cleanly.
+        try await store.workerSeen(b, me: me, now: now.plus(seconds: 31))
+        workers = try await store.workers(me: me, now: now.plus(seconds: 31))
+        #expect(workers.first { $0.id == a }?.state == .lost && workers.first { $0.id == b }?.state == .live)
+        #expect(database.scalar("SELECT ended FROM workers WHERE id = \(a)") == "lost", "marked by the renewal of another")
+        try await store.workerStopped(b, now: now.plus(seconds: 32))
+        workers = try await store.workers(me: me, now: now.plus(seconds: 32))
+        #expect(workers.first { $0.id == b }?.state == .stopped && workers.first { $0.id == b }?.runningJobs == [])
+        // A lost worker that renews again is live again.
+        try await store.workerSeen(a, me: me, now: now.plus(seconds: 40))
+        #expect(try await store.workers(me: me, now: now.plus(seconds: 40)).first { $0.id == a }?.state == .live)
+
+        // This host: a worker whose process is gone reads as lost at once.
+        let gone = LeaseOwner(host: me.host, bootID: me.bootID, pid: me.pid, pidStart: me.pidStart + 1)
+        let c = try await store.registerWorker(WorkerRegistration(owner: gone, queues: nil, concurrency: 1, capabilities: []), now: now)
+        #expect(try await store.workers(me: me, now: now.plus(seconds: 1)).first { $0.id == c }?.state == .lost)
+
+        // A day after it ended, a worker's row goes.
+        try await store.workerSeen(a, me: me, now: now.plus(seconds: 32 + 86_401))
+        #expect(try await store.workers(me: me, now: now.plus(seconds: 32 + 86_401)).map(\.id).contains(b) == false)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func eventsReadTheHistoryAndACursorReadsOnlyWhatCommittedSince(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        let now = Timestamp.now()
+        _ = try await store.enqueue([samplePlan(key: "a", steps: 2), samplePlan(key: "b", queue: "mail")], now: now)
+        var (events, cursor) = try await store.events(EventFilter(), after: nil, limit: 100)
+        #expect(events.map { "\($0.idempotencyKey) \($0.kind.rawValue)" } == ["a enqueued", "b enqueued"])
+        #expect(try await store.events(EventFilter(), after: nil, limit: 1).events.map(\.idempotencyKey) == ["b"], "the latest")
+        #expect(try await store.events(EventFilter(queue: "mail"), after: nil, limit: 100).events.map(\.idempotencyKey) == ["b"])
+        #expect(try await store.events(EventFilter(job: .key("a")), after: nil, limit: 100).events.count == 1)
+        #expect(try await store.events(EventFilter(since: now.plus(seconds: 1)), after: nil, limit: 100).events.isEmpty)
+
+        // A step begun now and finished later: its start and its end each arrive once, after the cursor.
+        let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30), now: now)[0]
+        try await job.beginStep("s0", attempt: 1)
+        (events, cursor) = try await store.events(EventFilter(), after: cursor, limit: 100)
+        #expect(events.map(\.kind.rawValue) == ["claimed", "step_started"])
+        #expect(try await store.events(EventFilter(), after: cursor, limit: 100).events.isEmpty, "nothing new")
+        try await job.recordStep("s0", attempt: 1, outcome: .success(1))
+        try await job.beginStep("s1", attempt: 1)
+        try await job.recordStep("s1", attempt: 1, outcome: .success(2))
+        try await job.finish(.succeeded(2))
+        let page = try await store.events(EventFilter(), after: cursor, limit: 2)
+        #expect(page.events.map(\.kind.rawValue) == ["step_succeeded", "step_started"], "cut short by the limit")
+        (events, cursor) = try await store.events(EventFilter(), after: page.cursor, limit: 100)
+        #expect(events.map(\.kind.rawValue) == ["step_succeeded", "succeeded"])
+        let all = try await store.events(EventFilter(), after: nil, limit: 100).events
+        #expect(all.map(\.eventID) == all.map(\.eventID).sorted() && all.count == 8)
     }
 
     @Test(arguments: StoreKind.allCases)

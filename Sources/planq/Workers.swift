@@ -1,0 +1,34 @@
+import ArgumentParser
+import PlanCore
+import PlanStore
+
+/// The workers, live ones first.
+struct Workers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workers",
+        abstract: "List the workers: live ones with their running jobs and when each was last seen, then those stopped or lost in the last day.",
+        discussion: "A worker renews its row every few seconds; one not seen for 30s, or whose process is gone from this host, is lost.")
+
+    @Flag(help: "Only the live workers.")
+    var live = false
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var output: OutputOption
+
+    func run() async throws {
+        let store = try database.open(create: false)
+        let now = Timestamp.now()
+        let workers = try await Console.run { try await store.workers(me: .current(), now: now) }.filter { !live || $0.state == .live }
+        if output.json {
+            Console.printJSON(.array(workers.map(\.json)))
+            return
+        }
+        print(Table.render(
+            header: ["WORKER", "STATE", "VERSION", "QUEUES", "CONCURRENCY", "RUNNING", "STARTED", "LAST SEEN"],
+            rows: workers.map { worker in
+                [worker.registration.owner.label, worker.state.rawValue, worker.registration.version,
+                 worker.registration.queues?.joined(separator: ",") ?? "all", String(worker.registration.concurrency),
+                 worker.runningJobs.isEmpty ? "-" : worker.runningJobs.map(String.init).joined(separator: ","),
+                 RelativeTime.since(worker.startedAt, now: now), RelativeTime.since(worker.lastSeenAt, now: now)]
+            }))
+    }
+}
