@@ -21,9 +21,13 @@ UNITS = planq-worker.service planq-worker@.service planq-prune.service planq-pru
 deps:
 	@scripts/install-deps
 
+## A debug build; its output is shown only when it fails, else one summary line.
 build: deps
 	@echo "== building planq (swift build; the first build takes a few minutes)"
-	@start=$$(date +%s); $(SWIFT) build -q && echo "built $$($(SWIFT) build --show-bin-path)/planq in $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); log=$$(mktemp /tmp/planq-build.XXXXXX); \
+	if $(SWIFT) build >$$log 2>&1; then \
+		echo "built $$($(SWIFT) build --show-bin-path)/planq in $$(( $$(date +%s) - start )) s"; rm -f $$log; \
+	else cat $$log; rm -f $$log; exit 1; fi
 
 ## Build once and pass every test: the Swift tests, then the install and the systemd units with the
 ## same binary; fails on a warning from planq's own code, or if anything on the host changed.

@@ -9,4 +9,5 @@ public enum EventKind: String, Sendable, CaseIterable {
     case released
     case leaseExpired = "lease_expired"
     case retried
+    case scheduleFired = "schedule_fired"
 }

@@ -100,6 +100,28 @@ public protocol JobStore: Sendable {
     /// Applies pending migrations; returns the names applied.
     func migrate(now: Timestamp) async throws(StoreError) -> [String]
 
+    // MARK: Schedules
+
+    /// Stores a schedule; one of that name is refused (`scheduleExists`) unless `replace`.
+    func saveSchedule(_ schedule: Schedule, replace: Bool, now: Timestamp) async throws(StoreError)
+
+    /// Every schedule, by name.
+    func schedules() async throws(StoreError) -> [Schedule]
+
+    /// Pauses or resumes a schedule (`scheduleNotFound` when there is none).
+    func setSchedulePaused(_ paused: Bool, name: String, now: Timestamp) async throws(StoreError)
+
+    /// Deletes a schedule; the jobs it enqueued stay.
+    func removeSchedule(_ name: String) async throws(StoreError)
+
+    /// Enqueues a schedule's plan now, for the fire time `now`, outside its calendar.
+    func fireSchedule(_ name: String, now: Timestamp) async throws(StoreError) -> EnqueueResult
+
+    /// In one transaction: enqueues the jobs of every unpaused schedule whose next fire time has
+    /// come (as its `catchUp` says, one job per fire time, with `schedule_fired` events) and
+    /// advances it; how many jobs it enqueued, and the next fire time of any schedule.
+    func fireDueSchedules(now: Timestamp, zones: @escaping ZoneLookup) async throws(StoreError) -> ScheduleFiring
+
     // MARK: Queries
 
     /// Jobs that match `filter`, newest first, at most `limit`.

@@ -25,6 +25,10 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case unknownStep(String)
     /// The job's lease moved on (expired, or taken by another worker): the write was refused.
     case leaseLost(Lease.ID)
+    /// No schedule has this name.
+    case scheduleNotFound(String)
+    /// A schedule has this name already (`add --replace` replaces it).
+    case scheduleExists(String)
     /// The SQLite library is older than planq needs; the message names both versions.
     case sqliteTooOld(String)
     /// A plan in a batch was invalid; nothing was written.
@@ -42,6 +46,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .sqlite(let error): error.description
         case .migration(let message), .sqliteTooOld(let message): message
         case .jobNotFound(let what): "no job \(what)"
+        case .scheduleNotFound(let name): "no schedule \(name.quoted)"
+        case .scheduleExists(let name): "schedule \(name.quoted) exists already (schedule add --replace replaces it)"
         case .queueFull(let queue, let limit): "queue \(queue) is full: \(limit) jobs are pending (planq queue limit \(queue) N)"
         case .wrongState(let id, let state, let operation): "job \(id) is \(state.rawValue); it cannot be \(operation)"
         case .unknownStep(let step): "the plan has no step \"\(step)\""

@@ -78,11 +78,12 @@ struct Enqueue: AsyncParsableCommand {
         if store == nil { store = try database.open(create: true, storage: storage) }
         let results = try await Console.run { try await store!.enqueue(plans) }
         for result in results {
-            if output.json {
-                Console.printJSON(["id": .integer(result.id), "idempotency_key": .string(result.idempotencyKey), "created": .bool(result.created)])
-            } else {
-                print(result.id)
-            }
+            if output.json { Console.printJSON(result.json) } else { print(result.id) }
         }
     }
+}
+
+extension EnqueueResult {
+    /// `{"id", "idempotency_key", "created"}`, as `enqueue --json` and `run --json` print it.
+    var json: JSONValue { ["id": .integer(id), "idempotency_key": .string(idempotencyKey), "created": .bool(created)] }
 }

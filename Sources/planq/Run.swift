@@ -72,11 +72,7 @@ struct Run: AsyncParsableCommand {
         let store = try database.open(create: true, storage: storage)
         let result = try await Console.run { try await store.enqueue([description]) }[0]
         guard wait else {
-            if output.json {
-                Console.printJSON(["id": .integer(result.id), "idempotency_key": .string(result.idempotencyKey), "created": .bool(result.created)])
-            } else {
-                print(result.id)
-            }
+            if output.json { Console.printJSON(result.json) } else { print(result.id) }
             return
         }
         let detail = try await Wait.untilFinished(.id(result.id), in: store, timeout: nil)

@@ -32,6 +32,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var grace = "10s"
     @Flag(help: "Exit 0 once no job is running, none is due, and none waits for a retry.")
     var drain = false
+    @Flag(help: "Fire no schedules (by default every worker fires those due; a draining worker never does).")
+    var noSchedules = false
     @Option(name: .customLong("allow-exec"), help: ArgumentHelp("Programs process.run may start: an absolute path or a glob; repeatable.", valueName: "path"))
     var allowExec: [String] = []
     @Option(name: .customLong("allow-env"), help: ArgumentHelp(
@@ -102,9 +104,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let limits = try parsedLimits()
         let named = queues.map { $0.split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init) }
             ?? (limits.isEmpty ? nil : Array(limits.keys))
-        let configuration = WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             concurrency: concurrency, queueLimits: limits, queues: named, lease: PlanDuration(lease)!.duration,
             grace: PlanDuration(grace)!.duration, drain: drain, valueLimits: ValueLimits(maxBytes: Self.byteCount(maxValueSize)!))
+        configuration.zones = noSchedules ? nil : SystemZones.lookup
         let worker = Worker(
             store: store, registry: Builtins.registry(allowExec: allowExec, allowEnv: allowEnv, environment: ProcessInfo.processInfo.environment), configuration: configuration, logger: logger,
             notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment))

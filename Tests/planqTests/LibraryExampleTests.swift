@@ -9,11 +9,7 @@ import Testing
 
     /// The Swift block of the README's "Your own capabilities" section.
     static func readmeExample() throws -> String {
-        let readme = try String(contentsOf: Planq.repository.appendingPathComponent("README.md"), encoding: .utf8)
-        let section = try #require(readme.range(of: "### Your own capabilities")).upperBound
-        let start = try #require(readme.range(of: "```swift\n", range: section..<readme.endIndex)).upperBound
-        let end = try #require(readme.range(of: "```\n", range: start..<readme.endIndex)).lowerBound
-        return String(readme[start..<end])
+        try Planq.readmeBlock(after: "### Your own capabilities", language: "swift")
     }
 
     @Test func theReadmePrintsTheExampleThatIsBuilt() throws {

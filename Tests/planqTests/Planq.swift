@@ -17,6 +17,17 @@ enum Planq {
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The first ```LANGUAGE block after `heading` in the README, as printed.
+    static func readmeBlock(after heading: String, language: String) throws -> String {
+        struct Missing: Error, CustomStringConvertible { let description: String }
+        let readme = try String(contentsOf: repository.appendingPathComponent("README.md"), encoding: .utf8)
+        guard let section = readme.range(of: heading)?.upperBound,
+              let start = readme.range(of: "```\(language)\n", range: section..<readme.endIndex)?.upperBound,
+              let end = readme.range(of: "```\n", range: start..<readme.endIndex)?.lowerBound
+        else { throw Missing(description: "the README has no ```\(language) block after \(heading)") }
+        return String(readme[start..<end])
+    }
+
     struct Outcome {
         let status: Int32
         let stdout: String

@@ -5,11 +5,7 @@ import Testing
 @Suite struct ReadmeTour {
     /// The ```sh block of the README's "A five-minute tour" section.
     static func tour() throws -> String {
-        let readme = try String(contentsOf: Planq.repository.appendingPathComponent("README.md"), encoding: .utf8)
-        let section = try #require(readme.range(of: "## A five-minute tour")).upperBound
-        let start = try #require(readme.range(of: "```sh\n", range: section..<readme.endIndex)).upperBound
-        let end = try #require(readme.range(of: "```\n", range: start..<readme.endIndex)).lowerBound
-        return String(readme[start..<end])
+        try Planq.readmeBlock(after: "## A five-minute tour", language: "sh")
     }
 
     @Test func theTourRunsAsPrinted() throws {

@@ -7,7 +7,7 @@ extension SQLiteStore {
         }
     }
 
-    private static func insert(_ plan: PlanDescription, into connection: Connection, now: Timestamp) throws -> EnqueueResult {
+    static func insert(_ plan: PlanDescription, into connection: Connection, now: Timestamp) throws -> EnqueueResult {
         let runAt: Timestamp = switch plan.start {
         case .delay(let delay)?: now.adding(delay)
         case .runAt(let time)?: time

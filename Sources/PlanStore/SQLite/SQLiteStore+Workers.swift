@@ -41,7 +41,7 @@ extension SQLiteStore {
 
     public func workerStopped(_ id: Int64, now: Timestamp) async throws(StoreError) {
         try await commit { connection in
-            try connection.query("UPDATE workers SET ended = 'stopped', ended_at = ?, last_seen_at = ?1 WHERE id = ?", [.time(now), .integer(id)])
+            _ = try connection.query("UPDATE workers SET ended = 'stopped', ended_at = ?1, last_seen_at = ?1 WHERE id = ?2", [.time(now), .integer(id)])
         }
     }
 

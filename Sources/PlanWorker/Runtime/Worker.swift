@@ -17,6 +17,8 @@ public final class Worker: Service {
     private let notifier: SystemdNotifier
     private let owner = LeaseOwner.current()
     private let doorbell = Doorbell()
+    /// Wakes the scheduler when the store changed (a schedule may have been added or changed).
+    private let scheduleBell = Doorbell()
     /// What happened off the loop's task (a job ended, the store changed, shutdown began), for its next turn.
     private let inbox = Locked<[Loop.Event]>([])
     /// The running jobs, by id.
@@ -64,8 +66,14 @@ public final class Worker: Service {
                 listeners.addTask { await self.timers.run() }
                 if let changes {
                     listeners.addTask {
-                        for await _ in changes { self.post(.changed) }
+                        for await _ in changes {
+                            self.post(.changed)
+                            self.scheduleBell.ring()
+                        }
                     }
+                }
+                if let zones = configuration.zones, !configuration.drain {
+                    listeners.addTask { await self.fireSchedules(zones: zones) }
                 }
                 await withDiscardingTaskGroup { group in
                     await loop(group: &group, changes: changes)
@@ -78,6 +86,32 @@ public final class Worker: Service {
             self.post(.shutdown)
         }
         logger.info("worker stopped")
+    }
+
+    /// Fires due schedules until cancelled: sleeps until the next fire time, or until the store
+    /// changes (another process added or changed a schedule), at most a minute.
+    private func fireSchedules(zones: @escaping ZoneLookup) async {
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            var pause = Duration.seconds(60)
+            do {
+                let now = Timestamp.now()
+                let firing = try await store.fireDueSchedules(now: now, zones: zones)
+                if firing.enqueued > 0 {
+                    logger.info("schedules fired", metadata: ["jobs": "\(firing.enqueued)"])
+                    post(.changed)
+                    storeWorked()  // a write went through (a read that found nothing due proves nothing)
+                }
+                if let next = firing.nextFireAt {
+                    pause = min(pause, .milliseconds(max(0, next.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch)))
+                }
+            } catch where error.isFault {
+                pause = storeFailed(error, doing: "fire schedules")
+            } catch {
+                logger.error("schedules not fired", metadata: ["error": "\(error)"])
+            }
+            await scheduleBell.wait(upTo: pause, clock: clock)
+        }
     }
 
     /// Hands an event to the loop and wakes it.

@@ -1,4 +1,5 @@
 import PlanCore
+import PlanStore
 
 /// How a worker runs.
 public struct WorkerConfiguration: Sendable {
@@ -18,6 +19,9 @@ public struct WorkerConfiguration: Sendable {
     public var idleWake: Duration
     /// The most a step's resolved input, output or error details may hold, and an `each` step's elements.
     public var valueLimits: ValueLimits
+    /// Fire due schedules, reading their time zones with this; `nil`: fire none (a draining worker
+    /// never fires them).
+    public var zones: ZoneLookup?
 
     /// How often the claim loop asks whether `planq cancel` stopped one of its running jobs (and at
     /// once after a change notification while it had no free slot).

@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+import PlanCore
+import PlanStore
+import Testing
+
+/// Schedules through the built binary and real worker processes.
+@Suite struct ScheduleCommandTests {
+    private let tick = planJSON([#"{"id":"a","call":"echo","input":1}"#])
+
+    @Test func threeWorkersAndAOneSecondScheduleMakeExactlyOneJobPerFireTime() throws {
+        let workspace = Workspace()
+        let plan = workspace.write("tick.json", tick)
+        let added = try workspace.planq("schedule", "add", "tick", "--every", "1s", plan)
+        #expect(added.status == 0 && added.stdout.hasPrefix("schedule tick added; next fire "), "\(added.stderr)")
+        let workers = try (0..<3).map { _ in try WorkerProcess(workspace) }
+        usleep(12_000_000)
+        for worker in workers { worker.signal(SIGTERM) }
+        for worker in workers { #expect(worker.waitForExit() == 0, "\(worker.log)") }
+        // One job per second, none missing between the first and the last, none twice (the keys are unique).
+        let times = try workspace.sqlite3("SELECT detail ->> '$.fire_time' FROM job_events WHERE kind = 'schedule_fired' ORDER BY 1")
+            .split(separator: "\n").compactMap { Timestamp(rfc3339: String($0)) }
+        #expect(times.count >= 10, "\(times)")
+        #expect(zip(times, times.dropFirst()).allSatisfy { $1.millisecondsSinceEpoch - $0.millisecondsSinceEpoch == 1000 }, "\(times)")
+        #expect(try workspace.sqlite3("SELECT count(*) FROM jobs WHERE idempotency_key LIKE 'schedule:tick:%'") == "\(times.count)\n")
+        #expect(try workspace.sqlite3("SELECT count(*) FROM jobs WHERE state IN ('running', 'failed', 'cancelled')") == "0\n", "the workers ran them or handed them back")
+        let listed = try workspace.planq("schedule", "list")
+        #expect(listed.stdout.contains("tick") && listed.stdout.contains("1s") && listed.stdout.contains("active"), "\(listed.stdout)")
+    }
+
+    @Test func aRestartCatchesUpAsEachScheduleSays() throws {
+        let workspace = Workspace()
+        let plan = workspace.write("tick.json", tick)
+        for mode in ["none", "latest", "all"] {
+            #expect(try workspace.planq("schedule", "add", mode, "--every", "2s", "--catch-up", mode, plan).status == 0)
+        }
+        let first = try WorkerProcess(workspace)
+        #expect(try eventually(timeout: .seconds(10)) { try workspace.count("SELECT count(*) FROM jobs") >= 3 })
+        first.signal(SIGTERM)
+        #expect(first.waitForExit() == 0)
+        let stoppedAt = Timestamp.now()
+        usleep(7_000_000)  // three or four fire times pass with no worker
+        let second = try WorkerProcess(workspace)
+        #expect(try eventually(timeout: .seconds(10)) {
+            try workspace.count("SELECT count(*) FROM job_events WHERE kind = 'schedule_fired' AND at > '\(stoppedAt.iso8601)'") >= 3
+        })
+        second.signal(SIGTERM)
+        #expect(second.waitForExit() == 0)
+        // Fire times that passed while no worker ran, enqueued after the restart, by schedule.
+        func late(_ name: String) throws -> [String] {
+            try workspace.sqlite3("""
+                SELECT detail ->> '$.fire_time' FROM job_events WHERE kind = 'schedule_fired' AND detail ->> '$.schedule' = '\(name)'
+                AND (julianday(at) - julianday(detail ->> '$.fire_time')) * 86400 >= 1 ORDER BY 1
+                """).split(separator: "\n").map(String.init)
+        }
+        #expect(try late("none").isEmpty, "none enqueues nothing late")
+        #expect(try late("latest").count == 1, "latest: the most recent missed one")
+        let missed = try late("all")
+        #expect(missed.count >= 3, "all: every missed one: \(missed)")
+        // all: one job per fire time from its first to its last, no gap across the downtime.
+        let all = try workspace.sqlite3("SELECT detail ->> '$.fire_time' FROM job_events WHERE kind = 'schedule_fired' AND detail ->> '$.schedule' = 'all' ORDER BY 1")
+            .split(separator: "\n").compactMap { Timestamp(rfc3339: String($0)) }
+        #expect(zip(all, all.dropFirst()).allSatisfy { $1.millisecondsSinceEpoch - $0.millisecondsSinceEpoch == 2000 }, "\(all)")
+    }
+
+    @Test func commandsShowPauseFireAndRemoveAndRefuseBadInput() throws {
+        let workspace = Workspace()
+        let plan = workspace.write("tick.json", tick)
+        let added = try workspace.planq("schedule", "add", "nightly", "--cron", "30 2 * * *", "--tz", "Europe/Berlin", "--queue", "ops", plan, "--json")
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(added.stdout.contains(#""time_zone":"Europe/Berlin""#) && added.stdout.contains(#""queue":"ops""#))
+        let next = try workspace.planq("schedule", "next", "nightly", "--count", "3")
+        #expect(next.stdout.split(separator: "\n").count == 3 && next.stdout.contains(" 02:30:00 "), "\(next.stdout)")
+        let nextJSON = try workspace.planq("schedule", "next", "nightly", "--count", "2", "--json").stdout
+        #expect(nextJSON.hasPrefix("[\"") && nextJSON.contains(":30:00.000Z"))
+        #expect(try workspace.planq("schedule", "show", "nightly").stdout.contains("cron 30 2 * * *  tz Europe/Berlin  catch-up latest  active"))
+        #expect(try workspace.planq("schedule", "pause", "nightly").stdout == "schedule nightly paused\n")
+        #expect(try workspace.planq("schedule", "list", "--json").stdout.contains(#""paused":true"#))
+        #expect(try workspace.planq("schedule", "resume", "nightly").status == 0)
+        let fired = try workspace.planq("schedule", "fire", "nightly")
+        #expect(fired.status == 0)
+        #expect(try workspace.sqlite3("SELECT queue, idempotency_key LIKE 'schedule:nightly:%' FROM jobs") == "ops|1\n")
+        #expect(try workspace.sqlite3("SELECT kind FROM job_history ORDER BY event_id") == "enqueued\nschedule_fired\n")
+
+        let again = try workspace.planq("schedule", "add", "nightly", "--every", "1h", plan)
+        #expect(again.status == 1 && again.stderr.contains("exists already (schedule add --replace replaces it)"))
+        #expect(try workspace.planq("schedule", "add", "nightly", "--every", "1h", "--replace", plan).status == 0)
+        for (arguments, message) in [(["--cron", "61 * * * *"], "minute field"), (["--every", "10ms"], "at least 1s"),
+                                     (["--cron", "@daily", "--tz", "Mars/Olympus"], "not a time zone"), ([String](), "either --cron")] {
+            let bad = try Planq.run(["schedule", "add", "x"] + arguments + [plan, "--db", workspace.db])
+            #expect(bad.status == 64 && bad.stderr.contains(message), "\(arguments): \(bad.stderr)")
+        }
+        let invalid = try workspace.planq("schedule", "add", "y", "--every", "1h", workspace.write("bad.json", #"{"version":1,"steps":[]}"#))
+        #expect(invalid.status == 65)
+        #expect(try workspace.planq("schedule", "remove", "nightly").status == 0)
+        #expect(try workspace.planq("schedule", "remove", "nightly").status == 1)
+        #expect(try workspace.sqlite3("SELECT count(*) FROM schedules") == "0\n", "the invalid one was not stored")
+    }
+}
+
+extension Workspace {
+    /// The number `sql` selects.
+    func count(_ sql: String) throws -> Int { Int(try sqlite3(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+}
