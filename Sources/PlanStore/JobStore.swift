@@ -94,6 +94,9 @@ public protocol JobStore: Sendable {
     /// Sets the most pending jobs a queue accepts (`nil`: no limit).
     func setMaxPending(_ limit: Int?, queue: String) async throws(StoreError)
 
+    /// Sets how many jobs of a queue may start per period across all workers (`nil`: no limit).
+    func setRate(_ rate: QueueRate?, queue: String) async throws(StoreError)
+
     /// The migrations this binary carries, and when each was applied.
     func migrationStatus() async throws(StoreError) -> [MigrationStatus]
 

@@ -122,12 +122,18 @@ public struct QueueStats: Sendable, Hashable {
     public let paused: Bool
     public let maxPending: Int?
     public let counts: [JobState: Int]
+    /// Its rate limit, if it has one.
+    public let rate: QueueRate?
+    /// While its rate holds it (as many started in the last period as it allows): when the next may start.
+    public let heldUntil: Timestamp?
 
-    public init(queue: String, paused: Bool, maxPending: Int?, counts: [JobState: Int]) {
+    public init(queue: String, paused: Bool, maxPending: Int?, counts: [JobState: Int], rate: QueueRate? = nil, heldUntil: Timestamp? = nil) {
         self.queue = queue
         self.paused = paused
         self.maxPending = maxPending
         self.counts = counts
+        self.rate = rate
+        self.heldUntil = heldUntil
     }
 }
 

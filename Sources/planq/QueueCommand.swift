@@ -5,7 +5,7 @@ import PlanStore
 /// Pauses, resumes and limits queues.
 struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "queue", abstract: "Pause, resume or limit a queue.", subcommands: [Pause.self, Resume.self, Limit.self])
+        commandName: "queue", abstract: "Pause, resume, limit or rate-limit a queue.", subcommands: [Pause.self, Resume.self, Limit.self, Rate.self])
 
     /// The queue named, and whether to make it when it has never had a job.
     struct Target: ParsableArguments {
@@ -67,6 +67,26 @@ struct QueueCommand: ParsableCommand {
             let store = try await queue.open()
             try await Console.run { try await store.setMaxPending(Int(limit[0]), queue: queue.name) }
             print("queue \(queue.name.printable) limit \(limit[0])")
+        }
+    }
+
+    struct Rate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rate",
+            abstract: "Let at most N jobs of a queue start per period across all workers, e.g. 100/1m; 'none' lifts it. Jobs over it wait.")
+        @OptionGroup var queue: Target
+        @Argument(help: "N/PERIOD (e.g. 5/1s, 100/1m), or none.") var rate: String
+
+        func validate() throws {
+            guard rate == "none" || QueueRate(rate) != nil else {
+                throw ValidationError("the rate \(rate.quoted) is not N/PERIOD (N from 1 to 1,000,000, a period such as 1s or 1m), or none")
+            }
+        }
+
+        func run() async throws {
+            let store = try await queue.open()
+            try await Console.run { try await store.setRate(QueueRate(rate), queue: queue.name) }
+            print(rate == "none" ? "queue \(queue.name.printable) has no rate limit" : "queue \(queue.name.printable) starts at most \(rate)")
         }
     }
 }

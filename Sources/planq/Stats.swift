@@ -18,7 +18,9 @@ struct Stats: AsyncParsableCommand {
             Console.printJSON([
                 "queues": .array(stats.queues.map { queue in
                     .object(["queue": .string(queue.queue), "paused": .bool(queue.paused),
-                             "max_pending": queue.maxPending.map { .integer(Int64($0)) } ?? .null]
+                             "max_pending": queue.maxPending.map { .integer(Int64($0)) } ?? .null,
+                             "rate": queue.rate.map { .string($0.description) } ?? .null,
+                             "held_until": queue.heldUntil.map { .string($0.iso8601) } ?? .null]
                         .merging(JobState.allCases.map { (JSONKey($0.rawValue), JSONValue.integer(Int64(queue.counts[$0] ?? 0))) }) { a, _ in a })
                 }),
                 "oldest_pending_seconds": stats.oldestPendingSeconds.map(JSONValue.number) ?? .null,
@@ -27,9 +29,10 @@ struct Stats: AsyncParsableCommand {
             return
         }
         print(Table.render(
-            header: ["QUEUE"] + JobState.allCases.map { $0.rawValue.uppercased() } + ["PAUSED", "MAX_PENDING"],
+            header: ["QUEUE"] + JobState.allCases.map { $0.rawValue.uppercased() } + ["PAUSED", "MAX_PENDING", "RATE"],
             rows: stats.queues.map { queue in
-                [queue.queue] + JobState.allCases.map { String(queue.counts[$0] ?? 0) } + [queue.paused ? "yes" : "no", queue.maxPending.map(String.init) ?? "-"]
+                [queue.queue] + JobState.allCases.map { String(queue.counts[$0] ?? 0) } + [queue.paused ? "yes" : "no", queue.maxPending.map(String.init) ?? "-",
+                 queue.rate.map { rate in queue.heldUntil.map { "\(rate) (held, next start \(RelativeTime.since($0, now: .now())))" } ?? rate.description } ?? "-"]
             }))
         print("oldest due pending job: \(stats.oldestPendingSeconds.map { "waiting " + RelativeTime.duration(milliseconds: Int64($0 * 1000)) } ?? "none")")
         print("finished in the last minute: \(stats.finishedLastMinute)")

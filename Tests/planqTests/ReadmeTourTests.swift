@@ -39,6 +39,7 @@ import Testing
         #expect(text.contains(#""stdout":"hello\n""#), "the command ran: \(text)")
         #expect(text.contains("cancelled 1 pending jobs") && text.contains("retried 1 jobs"))
         #expect(text.contains("would delete 0 jobs") && text.contains("schema "))
+        #expect(text.contains("schedule nightly added; next fire ") && text.components(separatedBy: " 02:30:00 ").count == 4, "\(text)")
         // Nothing outside the workspace: the database went to the tour's own temporary folder.
         let databases = try FileManager.default.subpathsOfDirectory(atPath: workspace.folder.path).filter { $0.hasSuffix("planq.db") }
         #expect(databases.count == 1, "\(databases)")

@@ -102,3 +102,29 @@ extension Workspace {
     /// The number `sql` selects.
     func count(_ sql: String) throws -> Int { Int(try sqlite3(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
 }
+
+@Suite struct RateLimitTests {
+    @Test func threeWorkersUnderAFivePerSecondRateNeverStartMoreThanFiveInAnySecond() throws {
+        let workspace = Workspace()
+        for index in 1...25 { try workspace.enqueue(planJSON([#"{"id":"a","call":"echo","input":1}"#], #","queue":"mail","idempotency_key":"m\#(index)""#)) }
+        let set = try workspace.planq("queue", "rate", "mail", "5/1s")
+        #expect(set.stdout == "queue mail starts at most 5/1s\n", "\(set.stderr)")
+        let started = ContinuousClock.now
+        let workers = try (0..<3).map { _ in try WorkerProcess(workspace, ["--concurrency", "8"]) }
+        #expect(try eventually(timeout: .seconds(30)) { try workspace.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'") == 25 })
+        let took = ContinuousClock.now - started
+        for worker in workers { worker.signal(SIGTERM) }
+        for worker in workers { #expect(worker.waitForExit() == 0) }
+        let times = try workspace.sqlite3("SELECT at FROM job_events WHERE kind = 'claimed' ORDER BY at").split(separator: "\n")
+            .compactMap { Timestamp(rfc3339: String($0))?.millisecondsSinceEpoch }
+        #expect(times.count == 25)
+        // Every one-second window ending at a start holds at most five starts.
+        let worst = times.map { end in times.filter { $0 > end - 1000 && $0 <= end }.count }.max() ?? 0
+        #expect(worst <= 5, "\(times)")
+        #expect(took >= .seconds(4), "25 jobs at 5 a second take over four seconds: \(took)")
+        let stats = try workspace.planq("stats", "--json").stdout
+        #expect(stats.contains(#""rate":"5/1s""#), "\(stats)")
+        #expect(try workspace.planq("queue", "rate", "mail", "none").stdout == "queue mail has no rate limit\n")
+        #expect(try workspace.planq("queue", "rate", "mail", "5 per second").status == 64)
+    }
+}

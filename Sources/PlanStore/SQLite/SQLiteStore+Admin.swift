@@ -122,4 +122,16 @@ extension SQLiteStore {
                 [.text(queue), limit.map { .integer(Int64($0)) } ?? .null])
         }
     }
+
+    public func setRate(_ rate: QueueRate?, queue: String) async throws(StoreError) {
+        try await commit { connection in
+            _ = try connection.query(
+                """
+                INSERT INTO queues (name, rate_limit, rate_period_ms) VALUES (?1, ?2, ?3)
+                ON CONFLICT (name) DO UPDATE SET rate_limit = ?2, rate_period_ms = ?3
+                """,
+                [.text(queue), rate.map { .integer(Int64($0.limit)) } ?? .null, rate.map { .integer($0.period.milliseconds) } ?? .null])
+            if rate == nil { _ = try connection.query("DELETE FROM queue_starts WHERE queue = ?", [.text(queue)]) }
+        }
+    }
 }

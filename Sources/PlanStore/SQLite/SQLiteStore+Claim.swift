@@ -13,9 +13,13 @@ extension SQLiteStore {
         let owner = request.owner
         let (rows, records, begun, nextRunAt) = try await commit {
             connection throws -> ([Row], [Int64: [String: StepRecord]], [Int64: String], Timestamp?) in
-            let due = try connection.dueQueues(now: now).filter { request.queues?.contains($0) ?? true }
+            let dueNow = try connection.dueQueues(now: now).filter { request.queues?.contains($0) ?? true }
+            // A queue held by its rate gets no slot; one near it gets at most what its rate allows.
+            let allowances = try connection.rateAllowances(of: dueNow, now: now)
+            let due = dueNow.filter { (allowances[$0]?.allowed ?? 1) > 0 }
             var claimed: [(order: (Int64, String, Int64), row: Row)] = []
-            for (queue, limit) in due.isEmpty ? [] : request.grants(due) where limit > 0 {
+            for (queue, granted) in due.isEmpty ? [] : request.grants(due) where granted > 0 {
+                let limit = min(granted, allowances[queue]?.allowed ?? granted)
                 let rows = try connection.query(
                     """
                     UPDATE jobs SET state = 'running', lease_token = lease_token + 1, runs = runs + 1,
@@ -32,8 +36,16 @@ extension SQLiteStore {
                      .integer(Int64(limit))])
                 claimed += try rows.map { row in ((try row.int("priority"), try row.text("run_at"), try row.int("id")), row) }
                     .sorted { $0.order < $1.order }
+                if allowances[queue] != nil, !rows.isEmpty {
+                    try connection.query("INSERT INTO queue_starts (queue, at) SELECT ?1, ?2 FROM json_each(?3)",
+                                         [.text(queue), .time(now), .idList(try rows.map { try $0.int("id") })])
+                }
             }
-            guard !claimed.isEmpty else { return ([], [:], [:], try connection.nextRunAt(queues: request.queues, after: now)) }
+            guard !claimed.isEmpty else {
+                // Nothing to start: wake at the next run_at, or when a held queue's rate lets one start.
+                let next = [try connection.nextRunAt(queues: request.queues, after: now)] + allowances.values.map(\.freesAt)
+                return ([], [:], [:], next.compactMap { $0 }.min())
+            }
             // One statement each for all the claimed jobs' events and journals. A job claimed for the
             // first time (token 1) has no journal yet.
             let ids = SQLValue.idList(try claimed.map { entry in try entry.row.int("id") })
@@ -124,6 +136,24 @@ extension SQLiteStore {
 }
 
 extension Connection {
+    /// Of `queues`, those with a rate: how many jobs may start now, and when the next start frees
+    /// up (the oldest start of the window leaving it). Starts older than the window are deleted.
+    func rateAllowances(of queues: [String], now: Timestamp) throws -> [String: (allowed: Int, freesAt: Timestamp?)] {
+        var allowances: [String: (allowed: Int, freesAt: Timestamp?)] = [:]
+        for row in try query("SELECT name, rate_limit, rate_period_ms FROM queues WHERE rate_limit IS NOT NULL") {
+            let queue = try row.text("name")
+            guard queues.contains(queue) else { continue }
+            let period = try row.int("rate_period_ms")
+            let windowStart = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - period)
+            try query("DELETE FROM queue_starts WHERE queue = ? AND at <= ?", [.text(queue), .time(windowStart)])
+            let window = try query("SELECT count(*) AS used, min(at) AS oldest FROM queue_starts WHERE queue = ?", [.text(queue)])[0]
+            let allowed = Int(try row.int("rate_limit") - (try window.int("used")))
+            let freesAt = try window.time("oldest").map { Timestamp(millisecondsSinceEpoch: $0.millisecondsSinceEpoch + period) }
+            allowances[queue] = (max(0, allowed), allowed > 0 ? nil : freesAt)
+        }
+        return allowances
+    }
+
     /// Begins execution 1 of the first step of the jobs `ids` (an `idList`) claimed for the first
     /// time whose first step is a single call, as `beginStep` would; returns those steps by job.
     func beginFirstSteps(of ids: SQLValue, count: Int, now: Timestamp) throws -> [Int64: String] {

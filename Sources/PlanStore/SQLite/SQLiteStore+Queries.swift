@@ -100,10 +100,21 @@ extension SQLiteStore {
                 counts[try row.text("queue"), default: [:]][try row.state()] = Int(try row.int("jobs"))
             }
             var queues: [QueueStats] = []
-            for row in try connection.query("SELECT name, paused, max_pending FROM queues ORDER BY name") {
+            for row in try connection.query("SELECT name, paused, max_pending, rate_limit, rate_period_ms FROM queues ORDER BY name") {
                 let name = try row.text("name")
+                var rate: QueueRate?, heldUntil: Timestamp?
+                if let limit = try row.optionalInt("rate_limit"), let period = try row.optionalInt("rate_period_ms") {
+                    rate = QueueRate(limit: Int(limit), period: PlanDuration(milliseconds: period))
+                    // Starts within the last period (the window's own rows may be older: pruned only by claims).
+                    let window = try connection.query(
+                        "SELECT count(*) AS used, min(at) AS oldest FROM queue_starts WHERE queue = ? AND at > ?",
+                        [.text(name), .time(Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - period))])[0]
+                    if try window.int("used") >= limit, let oldest = try window.time("oldest") {
+                        heldUntil = Timestamp(millisecondsSinceEpoch: oldest.millisecondsSinceEpoch + period)
+                    }
+                }
                 queues.append(QueueStats(queue: name, paused: try row.int("paused") == 1, maxPending: try row.optionalInt("max_pending").map(Int.init),
-                                         counts: counts[name] ?? [:]))
+                                         counts: counts[name] ?? [:], rate: rate, heldUntil: heldUntil))
             }
             let oldest = try connection.query(
                 "SELECT min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ?", [.time(now)])[0].time("oldest")

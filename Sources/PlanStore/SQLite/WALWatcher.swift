@@ -11,11 +11,10 @@ import PlanCore
 /// on time), and inotify keeps what happens meanwhile as one pending event, which comes at once
 /// when the throttle is lifted.
 final class WALWatcher: @unchecked Sendable {
-    private let descriptor: Int32
-    private let controlPipe: (read: Int32, write: Int32)
+    /// The control pipe's write end, until `stop` closes it: the end of file tells the thread to stop.
+    private let control: Locked<Int32?>
     private let context: Context
     private let thread = Locked<pthread_t?>(nil)
-    private static let stopByte: UInt8 = 0
     private static let unthrottleByte: UInt8 = 1
     /// The changes of the database at `databasePath`; `nil` when inotify is unavailable.
     static func changes(databasePath: String) -> StoreChanges? {
@@ -26,7 +25,7 @@ final class WALWatcher: @unchecked Sendable {
     }
 
     private init?(databasePath: String, changed: @escaping @Sendable () -> Void) {
-        descriptor = inotify_init1(Int32(IN_CLOEXEC))
+        let descriptor = inotify_init1(Int32(IN_CLOEXEC))
         guard descriptor >= 0 else { return nil }
         let folder = databasePath.contains("/") ? String(databasePath[..<databasePath.lastIndex(of: "/")!]) : "."
         // The folder catches the -wal file being created; the file itself catches every commit.
@@ -35,8 +34,8 @@ final class WALWatcher: @unchecked Sendable {
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        controlPipe = (fds[0], fds[1])
-        context = Context(descriptor: descriptor, control: controlPipe.read, changed: changed, walPath: databasePath + "-wal")
+        control = Locked(fds[1])
+        context = Context(descriptor: descriptor, control: fds[0], changed: changed, walPath: databasePath + "-wal")
         var handle = pthread_t()
         let retained = Unmanaged.passRetained(context)
         guard pthread_create(&handle, nil, { raw in
@@ -44,7 +43,7 @@ final class WALWatcher: @unchecked Sendable {
             return nil
         }, retained.toOpaque()) == 0 else {
             retained.release()
-            close(descriptor)
+            for fd in [descriptor, fds[0], fds[1]] { close(fd) }
             return nil
         }
         thread.withLock { $0 = handle }
@@ -57,16 +56,22 @@ final class WALWatcher: @unchecked Sendable {
             return throttled
         }
         guard was != on, !on else { return }
-        var byte = Self.unthrottleByte
-        _ = write(controlPipe.write, &byte, 1)
+        control.withLock { fd in
+            guard let fd else { return }
+            var byte = Self.unthrottleByte
+            _ = write(fd, &byte, 1)
+        }
     }
 
-    /// Ends the watching thread; the descriptors close when the watcher is released.
+    /// Ends the watching thread without waiting for it: closing the control pipe's write end wakes
+    /// it, and it closes its own descriptors as it leaves. (Joining it here could deadlock: this runs
+    /// when the iteration is cancelled, while the thread may be handing a change to that very task.)
     func stop() {
-        guard let thread = thread.withLock({ thread in defer { thread = nil }; return thread }) else { return }
-        var byte = Self.stopByte
-        _ = write(controlPipe.write, &byte, 1)
-        pthread_join(thread, nil)
+        control.withLock { fd in
+            if let fd { close(fd) }
+            fd = nil
+        }
+        if let thread = thread.withLock({ thread in defer { thread = nil }; return thread }) { pthread_detach(thread) }
     }
 
     /// What the watching thread owns, and the flags it shares with the worker; the watcher's
@@ -94,10 +99,10 @@ final class WALWatcher: @unchecked Sendable {
                 let rest = isThrottled ? quietUntil - ContinuousClock.now : .zero
                 var polls = [pollfd(fd: control, events: Int16(POLLIN), revents: 0),
                              pollfd(fd: rest > .zero ? -1 : descriptor, events: Int16(POLLIN), revents: 0)]
-                guard poll(&polls, 2, rest > .zero ? Int32(clamping: PlanDuration(rest).milliseconds + 1) : -1) >= 0 || errno == EINTR else { return }
+                guard poll(&polls, 2, rest > .zero ? Int32(clamping: PlanDuration(rest).milliseconds + 1) : -1) >= 0 || errno == EINTR else { break }
                 if polls[0].revents != 0 {
                     var byte: UInt8 = 0
-                    if read(control, &byte, 1) == 1 && byte == WALWatcher.stopByte { return }
+                    if read(control, &byte, 1) <= 0 { break }  // the write end closed: stop
                     continue
                 }
                 if polls[1].revents != 0, read(descriptor, &buffer, buffer.count) > 0 {
@@ -107,15 +112,12 @@ final class WALWatcher: @unchecked Sendable {
                     quietUntil = ContinuousClock.now + StoreChanges.throttledPause
                 }
             }
+            close(control)
+            close(descriptor)
         }
 
         private var isThrottled: Bool { throttled.withLock { $0 } }
     }
 
-    deinit {
-        stop()
-        close(controlPipe.read)
-        close(controlPipe.write)
-        close(descriptor)
-    }
+    deinit { stop() }
 }

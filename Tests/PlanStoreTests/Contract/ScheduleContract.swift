@@ -67,3 +67,24 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
         #expect(try await store.fireDueSchedules(now: Timestamp(rfc3339: "2026-11-25T10:01:10.400Z")!, zones: utc).enqueued == 3)
     }
 }
+
+@Suite struct RateContract {
+    @Test(arguments: StoreKind.allCases)
+    func aRateCapsStartsPerPeriodAndSaysWhenTheNextMayStart(kind: StoreKind) async throws {
+        let database = try kind.database()
+        let store = try database.open()
+        let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
+        _ = try await store.enqueue((1...5).map { samplePlan(key: "q\($0)", queue: "q") } + [samplePlan(key: "free", queue: "free")], now: now)
+        try await store.setRate(QueueRate("2/10s")!, queue: "q")
+        let first = try await store.claim([("q", 10), ("free", 10)], owner: me, lease: .seconds(30), now: now)
+        #expect(first.map(\.queue).sorted() == ["free", "q", "q"], "two of q, the other queue unlimited")
+        let held = try await store.claim(ClaimRequest(owner: me, duration: .seconds(30)) { due in due.map { ($0, 10) } }, now: now.plus(seconds: 5))
+        #expect(held.leases.isEmpty && held.nextRunAt == now.plus(seconds: 10), "held until the first starts leave the window")
+        let stats = try await store.stats(now: now.plus(seconds: 5))
+        #expect(stats.queues.first { $0.queue == "q" }?.rate == QueueRate("2/10s") && stats.queues.first { $0.queue == "q" }?.heldUntil == now.plus(seconds: 10))
+        #expect(try await store.claim([("q", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 10)).count == 2)
+        try await store.setRate(nil, queue: "q")
+        #expect(try await store.claim([("q", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 11)).count == 1, "lifted")
+        #expect(try await store.stats(now: now.plus(seconds: 11)).queues.first { $0.queue == "q" }?.rate == nil)
+    }
+}
