@@ -31,14 +31,19 @@ import Testing
         try await store.saveSchedule(Schedule(name: "nightly", calendar: .cron(try CronExpression("30 2 * * *")), timeZone: "Europe/Berlin",
                                               plan: plan, nextFireAt: Timestamp(rfc3339: "2026-12-02T01:30:00Z")), replace: false, now: .now())
         _ = try await store.fireSchedule("nightly", now: .now())
+        try await store.setRate(QueueRate("100/1m")!, queue: "default")
+        let more = try await store.enqueue([try PlanDescription.decode(Array(#"{"version":1,"steps":[{"id":"a","call":"echo"}]}"#.utf8), newKey: { "rated" })])
+        _ = try await store.claim([("default", 10)], owner: .current(), lease: .seconds(30))
+        #expect(more[0].created)
 
         let queries = try Self.readmeQueries()
-        #expect(queries.count == 5)
+        #expect(queries.count == 6)
         let outputs = try queries.map { try workspace.sqlite3($0) }
-        #expect(outputs[0] == "failed|1\npending|2\n", "the welcome job and the schedule's")
+        #expect(outputs[0] == "failed|1\npending|1\nrunning|2\n", "the welcome job pending; the schedule's and the rated one started")
         #expect(outputs[1].contains("|enqueued|") && outputs[1].contains("|step_failed|") && outputs[1].contains("|failed|"))
         #expect(outputs[2] == "2|example/flaky-upstream|default|unavailable|upstream answered 503\n")
         #expect(outputs[3].contains("prepare|1|ok|") && outputs[3].contains("upstream|1|error|unavailable"))
-        #expect(outputs[4] == "nightly|cron|30 2 * * *|Europe/Berlin|2026-12-02T01:30:00.000Z|1|1\n", "\(outputs[4])")
+        #expect(outputs[4] == "default|100|60000|2\n", "the rated job and the schedule's started: \(outputs[4])")
+        #expect(outputs[5] == "nightly|cron|30 2 * * *|Europe/Berlin|2026-12-02T01:30:00.000Z|1|1\n", "\(outputs[5])")
     }
 }
