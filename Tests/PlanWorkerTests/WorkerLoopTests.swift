@@ -48,6 +48,20 @@ import Testing
         #expect(loop.handle(.claimed([], nextRunIn: .seconds(90)), at: at(.milliseconds(402))) == [.sleep(until: at(.milliseconds(1402)))])
     }
 
+    @Test func aClaimBackingOffFromAStoreFaultSleepsUntilItsEndThoughAJobFellDue() {
+        var loop = Loop(configuration: configuration)
+        _ = loop.handle(.tick, at: at(.zero))
+        // The job scheduled for 100 ms falls due while claims back off for 2 s: one sleep to the
+        // backoff's end, not a wake every millisecond (a worker on a full disk spun so).
+        #expect(loop.handle(.claimed([], nextRunIn: .milliseconds(100)), at: at(.zero)) == [.sleep(until: at(.milliseconds(101)))])
+        _ = loop.handle(.tick, at: at(.milliseconds(101)))
+        #expect(loop.handle(.claimFailed(backoff: .seconds(2)), at: at(.milliseconds(102))) == [.sleep(until: at(.milliseconds(102) + .seconds(1)))])
+        _ = loop.handle(.changed, at: at(.milliseconds(500)))
+        #expect(loop.handle(.tick, at: at(.milliseconds(500))) == [.sleep(until: at(.milliseconds(500) + .seconds(1)))],
+                "a change during the backoff brings no quick looks")
+        #expect(loop.handle(.tick, at: at(.milliseconds(2102))).contains(.claim(free: 2, running: [:])))
+    }
+
     @Test func aChangeWhileASlotIsFreeIsLookedAtAgainBrieflyThenTheIdleWakeRules() {
         var loop = Loop(configuration: configuration)
         _ = loop.handle(.tick, at: at(.zero))

@@ -35,7 +35,7 @@ import Testing
             if parts.count == 2 { figures[String(parts[0])] = Int(parts[1]) }
         }
         #expect(figures["enqueue_on_full_disk"] == 69, "\(text)")
-        #expect((figures["cpu_ticks_in_5s"] ?? 999) < 50, "a worker on a full disk must not spin: \(text)")
+        #expect((figures["cpu_ticks_in_5s"] ?? 999) < 25, "a worker on a full disk must not spin (about 5 ticks, 1 % CPU, here): \(text)")
         #expect((figures["log_lines_while_full"] ?? 999) <= 4, "one line when the fault starts: \(text)\n\(workspace.read("worker.log"))")
         #expect(figures["fault_lines"] == 1, "\(text)")
         #expect(figures["succeeded"] == 6, "\(text)")

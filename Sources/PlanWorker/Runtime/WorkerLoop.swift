@@ -219,10 +219,14 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
         var wait = configuration.idleWake
         if let interval = watchdogInterval, let last = lastWatchdog { wait = min(wait, interval / 2 - last.duration(to: now)) }
         if !running.isEmpty { wait = min(wait, configuration.lease / 6) }
-        if let next = nextRunAt { wait = min(wait, now.duration(to: next) + .milliseconds(1)) }
+        // While claims back off from a store fault, the backoff's end is the next claim: a job
+        // that fell due meanwhile (its run_at passed) must not wake the loop every millisecond.
+        let backingOff = backoffUntil.map { now < $0 } ?? false
+        if let next = nextRunAt, !backingOff { wait = min(wait, now.duration(to: next) + .milliseconds(1)) }
         if let until = backoffUntil { wait = min(wait, now.duration(to: until)) }
-        // A change notification may come a moment before its commit is visible: look again soon.
-        if !full, let change = lastChange, change.duration(to: now) < configuration.changeVisibilityWindow {
+        // A change notification may come a moment before its commit is visible: look again soon
+        // (not while backing off: a claim could not act on it).
+        if !full, !backingOff, let change = lastChange, change.duration(to: now) < configuration.changeVisibilityWindow {
             wait = min(wait, configuration.changeRecheck)
         }
         return actions + [.sleep(until: now.advanced(by: max(wait, .milliseconds(1))))]
