@@ -11,9 +11,13 @@ public struct StepContext: Sendable {
     public let timeout: Duration
     /// Where a capability reports what it does: `(message, metadata)`.
     public let log: @Sendable (String, [String: String]) -> Void
+    /// The W3C `traceparent` this execution sends (the job's trace, the execution's span), when
+    /// the job carries one.
+    public let traceparent: String?
 
     public init(jobID: Int64, stepKey: String, attempt: Int, idempotencyKey: String, timeout: Duration,
-                log: @escaping @Sendable (String, [String: String]) -> Void = { _, _ in }) {
+                traceparent: String? = nil, log: @escaping @Sendable (String, [String: String]) -> Void = { _, _ in }) {
+        self.traceparent = traceparent
         self.jobID = jobID
         self.stepKey = stepKey
         self.attempt = attempt

@@ -17,6 +17,8 @@ public struct PlanDescription: Sendable, Hashable {
     public var steps: [PlanStep]
     public var retry: RetryPolicy
     public var timeout: PlanTimeouts
+    /// The W3C `traceparent` of the request that enqueued the job, if it gave one.
+    public var traceparent: String? = nil
 
     /// The retry policy in force for `step`: its own, or the job's.
     public func retryPolicy(for step: PlanStep) -> RetryPolicy { step.retry ?? retry }

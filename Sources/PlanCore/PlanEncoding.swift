@@ -12,6 +12,7 @@ extension PlanDescription {
             "retry": retry.json,
             "timeout": timeout.json,
         ]
+        if let traceparent { members["traceparent"] = .string(traceparent) }
         switch start {
         case .delay(let delay)?: members["delay"] = .string(delay.text)
         case .runAt(let time)?: members["run_at"] = .string(time.iso8601)

@@ -1,5 +1,5 @@
 extension PlanReader {
-    static let planFields: Set<JSONKey> = ["version", "idempotency_key", "queue", "priority", "delay", "run_at", "input", "steps", "retry", "timeout"]
+    static let planFields: Set<JSONKey> = ["version", "idempotency_key", "queue", "priority", "delay", "run_at", "input", "steps", "retry", "timeout", "traceparent"]
     static let stepFields: Set<JSONKey> = ["id", "call", "input", "each", "concurrency", "retry", "timeout"]
     static let retryFields: Set<JSONKey> = ["max_attempts", "backoff", "initial", "max", "multiplier", "jitter", "non_retryable"]
 
@@ -28,9 +28,11 @@ extension PlanReader {
         let retry = members["retry"].flatMap { readRetry($0, at: "retry", over: .standard) } ?? .standard
         let timeout = members["timeout"].flatMap { readTimeouts($0) } ?? .standard
         let steps = readSteps(members["steps"], jobRetry: retry)
+        let traceparent = string(members["traceparent"], at: "traceparent")
+        if let traceparent, let problem = Traceparent.problem(traceparent) { report("traceparent", problem) }
         return PlanDescription(
             idempotencyKey: key, queue: queue, priority: priority, start: start, input: members["input"] ?? [:],
-            steps: steps, retry: retry, timeout: timeout)
+            steps: steps, retry: retry, timeout: timeout, traceparent: traceparent)
     }
 
     mutating func readRetry(_ json: JSONValue, at path: String, over base: RetryPolicy) -> RetryPolicy? {

@@ -108,7 +108,8 @@ public struct Rehydrator<C: Clock>: Sendable where C.Duration == Duration {
             let limit = description.timeout(for: step).duration
             let context = StepContext(
                 jobID: jobID, stepKey: key, attempt: attempt, idempotencyKey: "\(description.idempotencyKey)/\(key)",
-                timeout: limit, log: log)
+                timeout: limit, traceparent: description.traceparent.map { Traceparent.forStep($0, jobID: jobID, stepKey: key, attempt: attempt) },
+                log: log)
             let call = AsyncPlan.lift { await capability.call(input, context) }.timeout(limit, clock: clock)
                 .bounded(by: limits)
             return AsyncPlan<Void>.lift { await journal.begin(key, attempt: attempt) }

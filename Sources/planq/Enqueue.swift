@@ -27,6 +27,8 @@ struct Enqueue: AsyncParsableCommand {
     var delay: String?
     @Option(help: "Run at this RFC 3339 time (overrides the file's delay or run_at).")
     var runAt: String?
+    @Option(help: "The W3C traceparent of the caller's trace (overrides the file's): the job's calls join that trace.")
+    var traceparent: String?
     @Flag(help: "Read one plan per line (JSON Lines) and store them all in one transaction, or none if any is invalid.")
     var lines = false
     @Flag(help: "Accept calls of capabilities that are neither built in nor registered by a worker.")
@@ -48,6 +50,7 @@ struct Enqueue: AsyncParsableCommand {
         if let priority { members["priority"] = .integer(Int64(priority)) }
         if let delay { members["delay"] = .string(delay) }
         if let runAt { members["run_at"] = .string(runAt) }
+        if let traceparent { members["traceparent"] = .string(traceparent) }
         return members
     }
 

@@ -58,6 +58,9 @@ import Testing
             #"{"version":1,"priority":1.5,"steps":[{"id":"a","call":"echo"}]}"#,
             #"{"version":1,"idempotency_key":"a\u202eb","steps":[{"id":"a","call":"echo"}]}"#,
             #"{"version":1,"idempotency_key":"a\u0085b","steps":[{"id":"a","call":"echo"}]}"#,
+            #"{"version":1,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7","steps":[{"id":"a","call":"echo"}]}"#,
+            #"{"version":1,"traceparent":"00-00000000000000000000000000000000-00f067aa0ba902b7-01","steps":[{"id":"a","call":"echo"}]}"#,
+            #"{"version":1,"traceparent":"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01","steps":[{"id":"a","call":"echo"}]}"#,
         ] {
             #expect(throws: PlanValidationError.self) { try PlanDescription.decode(Array(text.utf8), newKey: { "k" }) }
             let file = try temporary(text)
@@ -71,6 +74,7 @@ import Testing
             #"{"version":1.0,"priority":2.0,"retry":{"max_attempts":3.0},"steps":[{"id":"a","call":"echo"}]}"#,
             #"{"version":1,"steps":[{"id":"x","call":"echo"},{"id":"a","call":"echo","each":[{"$ref":"x"},2]}]}"#,
             #"{"version":1,"steps":[{"id":"a","call":"echo","each":{"$input":"/items"}}]}"#,
+            #"{"version":1,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","steps":[{"id":"a","call":"echo"}]}"#,
         ] {
             _ = try PlanDescription.decode(Array(text.utf8), newKey: { "k" })
             let file = try temporary(text)

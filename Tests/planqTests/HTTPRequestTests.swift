@@ -50,4 +50,28 @@ final class TestHTTPServer {
         #expect(requests.filter { $0 == "/flaky/a flaky-job/get" }.count == 3, "the same key on every attempt")
         #expect(requests.filter { $0.hasPrefix("/missing") } == ["/missing missing-job/get"])
     }
+
+    @Test func aJobsTraceparentReachesItsCallsWithASpanPerExecution() throws {
+        let workspace = Workspace()
+        let server = try TestHTTPServer(log: workspace.path("requests.log"))
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        let caller = "00-\(trace)-00f067aa0ba902b7-01"
+        let plan = planJSON([#"{"id":"get","call":"http.request","input":{"url":"http://127.0.0.1:\#(server.port)/ok"}}"#,
+                             shellStep("run", "echo $TRACEPARENT")], #","idempotency_key":"traced""#)
+        let id = try workspace.enqueue(plan, "--traceparent", caller)
+        #expect(try workspace.sqlite3("SELECT plan ->> '$.traceparent' FROM jobs") == "\(caller)\n", "stored with the plan")
+        let bad = try workspace.planq("enqueue", "-", "--traceparent", "00-nope", input: plan)
+        #expect(bad.status == 65 && bad.stderr.contains("traceparent: \"00-nope\" is not a W3C traceparent"), "\(bad.stderr)")
+        let worker = try WorkerProcess(workspace, ["--drain", "--allow-exec", "/bin/sh"])
+        #expect(worker.waitForExit() == 0, "\(worker.log)")
+        #expect(try workspace.state(id) == "succeeded")
+        let sent = workspace.read("requests.log").split(separator: " ").last.map { String($0.dropFirst("traceparent=".count)).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let passed = try workspace.sqlite3("SELECT output ->> '$.stdout' FROM step_results WHERE step_id = 'run'").trimmingCharacters(in: .whitespacesAndNewlines)
+        for header in [sent ?? "", passed] {
+            let parts = header.split(separator: "-").map(String.init)
+            #expect(parts.count == 4 && parts[0] == "00" && parts[1] == trace && parts[3] == "01", "the caller's trace: \(header)")
+            #expect(parts.count == 4 && parts[2].count == 16 && parts[2] != "00f067aa0ba902b7", "a span of the step's own: \(header)")
+        }
+        #expect(sent != passed, "each execution its own span")
+    }
 }

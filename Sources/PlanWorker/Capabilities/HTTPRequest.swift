@@ -71,6 +71,10 @@ struct HTTPRequest {
             for (key, value) in pairs.sorted(by: { $0.key < $1.key }) { request.headers.add(name: key.text, value: value.stringValue!) }
         }
         request.headers.replaceOrAdd(name: "Idempotency-Key", value: context.idempotencyKey)
+        // The job's trace, with this execution as the parent span (a header the plan set wins).
+        if let traceparent = context.traceparent, !request.headers.contains(name: "traceparent") {
+            request.headers.add(name: "traceparent", value: traceparent)
+        }
         switch members["body"] {
         case nil, .null?: break
         case .string(let text)?: request.body = .bytes(ByteBuffer(string: text))

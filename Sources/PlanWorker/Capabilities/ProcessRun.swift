@@ -68,10 +68,11 @@ struct ProcessRun {
                 planEnv[key.text] = value.stringValue!
             }
         }
-        let planq = [
+        var planq = [
             "PLANQ_JOB_ID": String(context.jobID), "PLANQ_STEP_ID": context.stepKey, "PLANQ_ATTEMPT": String(context.attempt),
             "PLANQ_IDEMPOTENCY_KEY": context.idempotencyKey,
         ]
+        if let traceparent = context.traceparent { planq["TRACEPARENT"] = traceparent }
         let childEnvironment: [String: String]
         switch environment.build(plan: planEnv, planq: planq) {
         case .success(let built): childEnvironment = built

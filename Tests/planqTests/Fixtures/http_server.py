@@ -3,7 +3,7 @@
 GET /ok          -> 200 {"hello": "world"}
 GET /flaky/NAME  -> 503 the first two times for NAME, then 200
 GET /missing     -> 404
-Every request's Idempotency-Key header is appended to the file given as argv[1].
+Every request's Idempotency-Key header (and traceparent, when sent) is appended to the file given as argv[1].
 Writes the port it listens on to the file given as argv[2], then serves until killed.
 """
 import http.server
@@ -20,7 +20,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with lock:
             with open(log_path, "a") as log:
-                log.write(f"{self.path} {self.headers.get('Idempotency-Key')}\n")
+                trace = self.headers.get('traceparent')
+                log.write(f"{self.path} {self.headers.get('Idempotency-Key')}" + (f" traceparent={trace}" if trace else "") + "\n")
             counts[self.path] = counts.get(self.path, 0) + 1
             seen = counts[self.path]
         if self.path == "/ok" or (self.path.startswith("/flaky/") and seen > 2):
