@@ -10,8 +10,8 @@ BASHCOMPDIR ?= /usr/share/bash-completion/completions
 ZSHCOMPDIR ?= /usr/share/zsh/site-functions
 FISHCOMPDIR ?= /usr/share/fish/vendor_completions.d
 RELEASE_BUILD = .build-release
-# The binary to install: the release build by default; `make install BIN=path` installs another
-# (the tests install the debug binary they built, so that one build serves them all).
+# The binary to install: the release build by default; `make install DESTDIR=STAGE BIN=path` installs
+# another (the tests stage the debug binary they built, so that one build serves them all).
 BIN ?=
 INSTALL_BIN = $(if $(BIN),$(BIN),$(RELEASE_BUILD)/release/planq)
 UNITS = planq-worker.service planq-worker@.service planq-prune.service planq-prune.timer

@@ -6,11 +6,7 @@ extension SQLiteStore {
             // One snapshot: the cursor covers exactly the events read.
             try connection.execute("BEGIN")
             defer { try? connection.execute("COMMIT") }
-            let jobID: Int64? = switch filter.job {
-            case .id(let id)?: id
-            case .key?: try resolve(filter.job!, connection).id
-            case nil: nil
-            }
+            let jobID = try filter.job.map { try resolve($0, connection).id }
             let next = try connection.query(
                 """
                 SELECT max(coalesce((SELECT last FROM history_sequence WHERE id = 1), 0), coalesce((SELECT max(id) FROM job_events), 0)) AS last,

@@ -64,7 +64,13 @@ extension SQLiteStore {
                 "SELECT * FROM schedules WHERE paused = 0 AND next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at, name",
                 [.time(now)])
             {
-                let schedule = try Self.schedule(row)
+                // A row that does not read back (edited by hand) stops firing instead of stopping
+                // every schedule: its next fire time is cleared, and `schedule list` shows "never".
+                guard let schedule = try? Self.schedule(row) else {
+                    _ = try connection.query("UPDATE schedules SET next_fire_at = NULL, updated_at = ? WHERE name = ?",
+                                             [.time(now), .text(try row.text("name"))])
+                    continue
+                }
                 let zone: any ZoneOffsets = zones(schedule.timeZone) ?? FixedOffset()
                 let (fire, next) = schedule.due(at: now, in: zone)
                 var (created, last) = (0, schedule.lastFiredAt)

@@ -65,6 +65,11 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
         #expect(schedules.map(\.fired) == [6, 2, 1], "all, latest, none")
         // Just late (under a second): even none enqueues it.
         #expect(try await store.fireDueSchedules(now: Timestamp(rfc3339: "2026-11-25T10:01:10.400Z")!, zones: utc).enqueued == 3)
+        // A schedule edited by hand into one that does not read back stops firing; the others go on.
+        database.execute("UPDATE schedules SET spec = 'every blue moon' WHERE name = 'none'")
+        firing = try await store.fireDueSchedules(now: Timestamp(rfc3339: "2026-11-25T10:01:20Z")!, zones: utc)
+        #expect(firing.enqueued == 2 && firing.nextFireAt == Timestamp(rfc3339: "2026-11-25T10:01:30Z")!)
+        #expect(database.scalar("SELECT count(*) FROM schedules WHERE next_fire_at IS NULL") == "1")
     }
 }
 
