@@ -76,10 +76,17 @@ public struct Benchmark: Sendable {
         if wanted("enqueue_per_s") { add("enqueue_per_s", try await measure { try await enqueueRate(batch: 1, total: jobs) }) }
         if wanted("enqueue_batch_per_s") { add("enqueue_batch_per_s", try await measure { try await enqueueRate(batch: 1000, total: max(jobs * 10, 1000)) }) }
         if wanted("jobs_per_s_c1") { add("jobs_per_s_c1", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 1) }.perSecond) }
-        if wanted("jobs_per_s_c16", "cpu_us_per_job_c16") {
+        if wanted("jobs_per_s_c16", "cpu_us_per_job_c16", "jobs_per_s_c16_rate_limited", "jobs_per_s_c16_schedules_100") {
             let (rate, cpu) = try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 16) }
             add("jobs_per_s_c16", rate)
             add("cpu_us_per_job_c16", cpu)
+        }
+        // The same worker with an active rate limit, and with a hundred schedules: what each costs it.
+        if wanted("jobs_per_s_c16_rate_limited") {
+            add("jobs_per_s_c16_rate_limited", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 16, load: .rateLimit) }.perSecond)
+        }
+        if wanted("jobs_per_s_c16_schedules_100") {
+            add("jobs_per_s_c16_schedules_100", try await measure { try await workerRate(jobs: jobs, steps: 1, concurrency: 16, load: .schedules(100)) }.perSecond)
         }
         if wanted("floor_jobs_per_s_c16") { add("floor_jobs_per_s_c16", try await measure { try await floorRate(jobs: jobs, batch: 16) }) }
         if wanted("steps_per_s_5step") {
@@ -157,13 +164,39 @@ public struct Benchmark: Sendable {
         return logger
     }()
 
+    /// What else the worker of `workerRate` has to do.
+    enum Load {
+        case none
+        /// The queue has a rate limit it never reaches (a million a minute): every claim counts its window.
+        case rateLimit
+        /// The worker fires schedules, and this many exist, none due during the run.
+        case schedules(Int)
+    }
+
     /// Jobs per second through an in-process worker with full journaling and events, until drained,
     /// and the process's CPU time (user and system, every thread) per job meanwhile, in µs.
-    private func workerRate(jobs: Int, steps: Int, concurrency: Int) async throws -> (perSecond: Double, cpuMicrosecondsPerJob: Double) {
+    private func workerRate(jobs: Int, steps: Int, concurrency: Int, load: Load = .none) async throws
+        -> (perSecond: Double, cpuMicrosecondsPerJob: Double)
+    {
         let store = try freshStore("e2e-\(steps)-\(concurrency).db", groupCommit: true)
         try await fill(store, count: jobs, steps: steps)
-        let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
-                            configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Self.quiet)
+        var configuration = WorkerConfiguration(concurrency: concurrency, drain: true)
+        switch load {
+        case .none: break
+        case .rateLimit:
+            try await store.setRate(QueueRate(limit: 1_000_000, period: PlanDuration(milliseconds: 60_000)), queue: "default")
+        case .schedules(let count):
+            // Every 30 days in UTC: due at the earliest at the next boundary, long after the run.
+            let calendar = CalendarSchedule.every(PlanDuration(milliseconds: 30 * 86_400_000))
+            let now = Timestamp.now()
+            for index in 0..<count {
+                let schedule = Schedule(name: "s\(index)", calendar: calendar, plan: Self.plan(key: "s\(index)", steps: 1),
+                                        nextFireAt: calendar.nextFire(after: now, in: FixedOffset()))
+                try await store.saveSchedule(schedule, replace: false, now: now)
+            }
+            configuration.zones = { _ in FixedOffset() }
+        }
+        let worker = Worker(store: store, registry: Builtins.registry(allowExec: []), configuration: configuration, logger: Self.quiet)
         let clock = ContinuousClock()
         let started = clock.now
         let cpuBefore = Self.processCPU()

@@ -126,9 +126,13 @@ public struct QueueStats: Sendable, Hashable {
     public let rate: QueueRate?
     /// While its rate holds it (as many started in the last period as it allows): when the next may start.
     public let heldUntil: Timestamp?
+    /// How long its oldest due pending job has waited, in seconds.
+    public let oldestDueSeconds: Double?
 
-    public init(queue: String, paused: Bool, maxPending: Int?, counts: [JobState: Int], rate: QueueRate? = nil, heldUntil: Timestamp? = nil) {
+    public init(queue: String, paused: Bool, maxPending: Int?, counts: [JobState: Int], rate: QueueRate? = nil, heldUntil: Timestamp? = nil,
+                oldestDueSeconds: Double? = nil) {
         self.queue = queue
+        self.oldestDueSeconds = oldestDueSeconds
         self.paused = paused
         self.maxPending = maxPending
         self.counts = counts
@@ -139,14 +143,13 @@ public struct QueueStats: Sendable, Hashable {
 
 public struct StoreStats: Sendable, Hashable {
     public let queues: [QueueStats]
-    /// How long the oldest due pending job has waited, in seconds.
-    public let oldestPendingSeconds: Double?
 
-    public init(queues: [QueueStats], oldestPendingSeconds: Double?, finishedLastMinute: Int) {
+    public init(queues: [QueueStats], finishedLastMinute: Int) {
         self.queues = queues
-        self.oldestPendingSeconds = oldestPendingSeconds
         self.finishedLastMinute = finishedLastMinute
     }
+    /// How long the oldest due pending job of any queue has waited, in seconds.
+    public var oldestPendingSeconds: Double? { queues.compactMap(\.oldestDueSeconds).max() }
     /// Jobs that finished in the last minute.
     public let finishedLastMinute: Int
 }

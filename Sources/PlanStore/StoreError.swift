@@ -69,6 +69,18 @@ extension StoreError {
         }
     }
 
+    /// A short name of the error's class, from a small fixed set (a metric's label): `busy`,
+    /// `full`, `read_only`, `io`, `corrupt`, `cant_open`, `lease_lost`, `other`.
+    public var kind: String {
+        switch self {
+        case .sqlite(let error): error.kind
+        case .corruptValue, .notInitialized: "corrupt"
+        case .databaseMissing, .notARegularFile: "cant_open"
+        case .leaseLost: "lease_lost"
+        default: "other"
+        }
+    }
+
     /// What tells one fault from another, for logging a fault once: the database's own error
     /// class (the same fault meets different statements), or the whole error.
     public var faultKind: String {

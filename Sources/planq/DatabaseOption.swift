@@ -11,10 +11,13 @@ struct DatabaseOption: ParsableArguments {
     /// that may write) applies them to an existing file, finishing one whose creation was cut short;
     /// `groupCommit` packs concurrent writes into shared transactions (the worker). `storage` holds
     /// the options of the commands that create databases and write much.
-    func open(create: Bool, write: Bool = false, groupCommit: Bool = false, storage: StorageOptions? = nil) throws -> any JobStore {
+    func open(create: Bool, write: Bool = false, groupCommit: Bool = false, storage: StorageOptions? = nil,
+              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil) throws -> any JobStore {
+        var options = StoreOptions(path: path, create: create, migrate: write, groupWritable: storage?.groupWritable ?? false,
+                                   durability: storage?.synchronous ?? .full, groupCommit: groupCommit)
+        options.commitObserver = commitObserver
         do {
-            return try SQLiteStore(StoreOptions(path: path, create: create, migrate: write, groupWritable: storage?.groupWritable ?? false,
-                                                durability: storage?.synchronous ?? .full, groupCommit: groupCommit))
+            return try SQLiteStore(options)
         } catch {
             throw Console.failure(error)
         }

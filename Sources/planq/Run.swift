@@ -24,6 +24,8 @@ struct Run: AsyncParsableCommand {
     var cwd: String?
     @Option(help: "Stop the command after this long, e.g. 10m.")
     var timeout: String?
+    @Option(help: "The W3C traceparent of the caller's trace: the command gets it (with a span of its own) as TRACEPARENT.")
+    var traceparent: String?
     @Flag(help: "Wait for the command, print its stdout and stderr, and exit with its exit status.")
     var wait = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
@@ -62,6 +64,7 @@ struct Run: AsyncParsableCommand {
         var plan: [JSONKey: JSONValue] = ["version": 1, "steps": [.object(step)], "retry": ["max_attempts": .integer(Int64(attempts))]]
         if let key { plan["idempotency_key"] = .string(key) }
         if let queue { plan["queue"] = .string(queue) }
+        if let traceparent { plan["traceparent"] = .string(traceparent) }
         let description: PlanDescription
         do {
             description = try PlanDescription.decode(Array(JSONValue.object(plan).canonicalText.utf8), newKey: { UUID().uuidString.lowercased() })

@@ -10,10 +10,20 @@ struct Stats: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOption
     @OptionGroup var output: OutputOption
+    @Flag(help: "Print the queue figures in Prometheus's text format, as a worker's --metrics serves them (for node_exporter's textfile collector).")
+    var prometheus = false
+
+    func validate() throws {
+        if prometheus && output.json { throw ValidationError("--prometheus and --json cannot be combined") }
+    }
 
     func run() async throws {
         let store = try database.open(create: false)
         let stats = try await Console.run { try await store.stats() }
+        if prometheus {
+            print(PrometheusExport.text(of: stats), terminator: "")
+            return
+        }
         if output.json {
             Console.printJSON([
                 "queues": .array(stats.queues.map { queue in

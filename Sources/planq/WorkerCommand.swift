@@ -44,6 +44,10 @@ struct WorkerCommand: AsyncParsableCommand {
         "The most a step's resolved input, output or error details may hold, as JSON (a run's outputs together: four times it); a step over it fails, not retryable.",
         valueName: "size"))
     var maxValueSize = "16MiB"
+    @Option(help: ArgumentHelp(
+        "Serve Prometheus metrics at http://HOST:PORT/metrics (a port alone: on loopback; port 0: any free port, logged). Off by default.",
+        valueName: "host:port"))
+    var metrics: String?
     @Flag(help: "Log debug lines too.")
     var verbose = false
     @Option(help: ArgumentHelp("text (default): one line per event, with an RFC 3339 time unless stderr is the journal. json: one JSON object per line, for log shippers.",
@@ -67,6 +71,9 @@ struct WorkerCommand: AsyncParsableCommand {
             if let problem = Builtins.execPatternProblem(pattern) {
                 throw ValidationError("--allow-exec \(pattern.quoted) \(problem), such as /usr/local/bin/*")
             }
+        }
+        if let metrics, MetricsAddress(metrics) == nil {
+            throw ValidationError("--metrics \(metrics.quoted) is not HOST:PORT or a port, such as 127.0.0.1:9464")
         }
         for pattern in allowEnv where pattern.isEmpty || pattern.utf8.contains(UInt8(ascii: "=")) {
             throw ValidationError("--allow-env \(pattern.quoted) is not a variable name or glob, such as APP_*")
@@ -100,19 +107,37 @@ struct WorkerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "planq.worker")
-        let store = try database.open(create: true, groupCommit: true, storage: storage)
+        let export = metrics.map { _ in PrometheusExport() }
+        let workerMetrics = export.map { WorkerMetrics(factory: $0.factory) }
+        var commitObserver: (@Sendable (Int, Duration) -> Void)?
+        if let workerMetrics { commitObserver = { workerMetrics.committed(operations: $0, after: $1) } }
+        let store = try database.open(create: true, groupCommit: true, storage: storage, commitObserver: commitObserver)
         let limits = try parsedLimits()
         let named = queues.map { $0.split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init) }
             ?? (limits.isEmpty ? nil : Array(limits.keys))
         var configuration = WorkerConfiguration(
             concurrency: concurrency, queueLimits: limits, queues: named, lease: PlanDuration(lease)!.duration,
             grace: PlanDuration(grace)!.duration, drain: drain, valueLimits: ValueLimits(maxBytes: Self.byteCount(maxValueSize)!))
-        configuration.zones = noSchedules ? nil : SystemZones.lookup
+        configuration.zones = noSchedules || drain ? nil : SystemZones.lookup
+        configuration.metrics = workerMetrics
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let export, let metrics, let address = MetricsAddress(metrics) {
+            // Listed first, so that it stops last: the metrics stay readable while the worker drains.
+            let server: MetricsServer
+            do {
+                server = try await MetricsServer(address: address, export: export, store: store)
+            } catch {
+                Console.complain("cannot serve metrics on \(address): \(error)")
+                throw ExitStatus.unavailable
+            }
+            logger.info("metrics served", metadata: ["address": "http://\(server.address)/metrics"])
+            services.append(.init(service: server))
+        }
         let worker = Worker(
             store: store, registry: Builtins.registry(allowExec: allowExec, allowEnv: allowEnv, environment: ProcessInfo.processInfo.environment), configuration: configuration, logger: logger,
             notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment))
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: services + [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         // Past the grace, handing leases back takes moments; past this, the worker cancels everything

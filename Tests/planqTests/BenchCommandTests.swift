@@ -4,6 +4,7 @@ import Testing
 @Suite struct BenchCommand {
     static let keys: Set = [
         "baseline_insert_per_s", "baseline_cycle_per_s", "enqueue_per_s", "enqueue_batch_per_s", "jobs_per_s_c1", "jobs_per_s_c16", "cpu_us_per_job_c16",
+        "jobs_per_s_c16_rate_limited", "jobs_per_s_c16_schedules_100",
         "floor_jobs_per_s_c16", "steps_per_s_5step", "wakeup_p50_ms", "wakeup_p99_ms", "backlog_1m_vs_10k", "peak_rss_mib",
         "history_100k_vs_0",
     ]

@@ -73,5 +73,14 @@ final class TestHTTPServer {
             #expect(parts.count == 4 && parts[2].count == 16 && parts[2] != "00f067aa0ba902b7", "a span of the step's own: \(header)")
         }
         #expect(sent != passed, "each execution its own span")
+
+        // planq run passes the caller's trace on to its command too.
+        let ran = try workspace.planqRun("--traceparent", caller, "--", "/bin/sh", "-c", "echo $TRACEPARENT")
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let refused = try workspace.planqRun("--traceparent", "00-nope", "--", "/bin/true")
+        #expect(refused.status == 65 && refused.stderr.contains("is not a W3C traceparent"), "\(refused.stderr)")
+        #expect(try WorkerProcess(workspace, ["--drain", "--allow-exec", "/bin/sh"]).waitForExit() == 0)
+        let echoed = try workspace.sqlite3("SELECT output ->> '$.stdout' FROM step_results WHERE job_id = \(ran.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
+        #expect(echoed.hasPrefix("00-\(trace)-") && !echoed.contains("00f067aa0ba902b7"), "\(echoed)")
     }
 }

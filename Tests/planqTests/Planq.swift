@@ -34,10 +34,10 @@ enum Planq {
         let stderr: String
     }
 
-    /// Runs `planq arguments...` with `input` on stdin and waits for it to exit.
-    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Outcome {
+    /// Runs `planq arguments...` (or `program`) with `input` on stdin and waits for it to exit.
+    static func run(_ arguments: [String], program: URL = binary, input: String = "", environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = program
         process.arguments = arguments
         process.currentDirectoryURL = repository
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }

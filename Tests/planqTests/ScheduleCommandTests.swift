@@ -127,4 +127,21 @@ extension Workspace {
         #expect(try workspace.planq("queue", "rate", "mail", "none").stdout == "queue mail has no rate limit\n")
         #expect(try workspace.planq("queue", "rate", "mail", "5 per second").status == 64)
     }
+
+    @Test func aQueueHeldByItsRateIsShownByStatsAndWorkers() throws {
+        let workspace = Workspace()
+        for index in 1...2 { try workspace.enqueue(planJSON([#"{"id":"a","call":"echo","input":1}"#], #","queue":"mail","idempotency_key":"h\#(index)""#)) }
+        #expect(try workspace.planq("queue", "rate", "mail", "1/1h").status == 0)
+        let worker = try WorkerProcess(workspace)
+        #expect(try eventually { try workspace.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'") == 1 })
+        let workers = try workspace.planq("workers")
+        #expect(workers.stdout.contains("queue mail is held by its rate 1/1h: the next job starts in 59m"), "\(workers.stdout)")
+        let json = try workspace.planq("workers", "--json", "--live").stdout
+        #expect(json.contains(#""held_by_rate":["mail"]"#), "\(json)")
+        let stats = try workspace.planq("stats").stdout
+        #expect(stats.contains("1/1h (held, next start in 59m)"), "\(stats)")
+        #expect(try workspace.count("SELECT count(*) FROM jobs WHERE state = 'pending'") == 1)
+        worker.signal(SIGTERM)
+        #expect(worker.waitForExit() == 0)
+    }
 }

@@ -32,9 +32,11 @@ final class GroupCommitter: @unchecked Sendable {
     private let connection: Locked<Connection>
     private let state = Locked(State())
     private let thread = Locked<pthread_t?>(nil)
+    private let observer: (@Sendable (_ operations: Int, _ duration: Duration) -> Void)?
 
-    init(connection: Locked<Connection>) {
+    init(connection: Locked<Connection>, observer: (@Sendable (_ operations: Int, _ duration: Duration) -> Void)? = nil) {
         self.connection = connection
+        self.observer = observer
         var handle = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         pthread_create(&handle, nil, { raw in
@@ -121,6 +123,7 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// One attempt at the batch; `false` when an operation failed without a savepoint to undo it alone.
     private func transaction(_ batch: inout [Request], _ connection: Connection, savepoints: Bool) -> Bool {
+        let started = ContinuousClock.now
         do {
             try connection.begin()
         } catch {
@@ -151,6 +154,7 @@ final class GroupCommitter: @unchecked Sendable {
         }
         do {
             try connection.commit()
+            observer?(batch.count, ContinuousClock.now - started)
         } catch {
             connection.rollback()
             for request in batch { request.result = .failure(error) }

@@ -20,6 +20,19 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
             .contains(primaryCode)
     }
 
+    /// The class of the error as `StoreError.kind` names it.
+    var kind: String {
+        switch primaryCode {
+        case _ where isBusy: "busy"
+        case SQLITE_FULL: "full"
+        case SQLITE_READONLY: "read_only"
+        case SQLITE_IOERR: "io"
+        case SQLITE_CORRUPT, SQLITE_NOTADB: "corrupt"
+        case SQLITE_CANTOPEN: "cant_open"
+        default: "other"
+        }
+    }
+
     public var description: String {
         let name = String(cString: sqlite3_errstr(code))
         return "SQLite error \(code) (\(name)): \(message)" + (sql.map { " in: \($0)" } ?? "")

@@ -99,6 +99,11 @@ extension SQLiteStore {
             for row in try connection.query(Self.countsByQueueAndState) {
                 counts[try row.text("queue"), default: [:]][try row.state()] = Int(try row.int("jobs"))
             }
+            var oldest: [String: Timestamp] = [:]
+            for row in try connection.query(
+                "SELECT queue, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? GROUP BY queue", [.time(now)]) {
+                oldest[try row.text("queue")] = try row.time("oldest")
+            }
             var queues: [QueueStats] = []
             for row in try connection.query("SELECT name, paused, max_pending, rate_limit, rate_period_ms FROM queues ORDER BY name") {
                 let name = try row.text("name")
@@ -114,16 +119,13 @@ extension SQLiteStore {
                     }
                 }
                 queues.append(QueueStats(queue: name, paused: try row.int("paused") == 1, maxPending: try row.optionalInt("max_pending").map(Int.init),
-                                         counts: counts[name] ?? [:], rate: rate, heldUntil: heldUntil))
+                                         counts: counts[name] ?? [:], rate: rate, heldUntil: heldUntil,
+                                         oldestDueSeconds: oldest[name].map { Double(now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) / 1000 }))
             }
-            let oldest = try connection.query(
-                "SELECT min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ?", [.time(now)])[0].time("oldest")
             let finished = try connection.query(
                 "SELECT count(*) AS jobs FROM jobs WHERE finished_at >= ?",
                 [.time(Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - 60_000))])[0].int("jobs")
-            return StoreStats(
-                queues: queues, oldestPendingSeconds: oldest.map { Double(now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) / 1000 },
-                finishedLastMinute: Int(finished))
+            return StoreStats(queues: queues, finishedLastMinute: Int(finished))
         }
     }
 

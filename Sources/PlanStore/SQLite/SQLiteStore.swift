@@ -34,7 +34,7 @@ public final class SQLiteStore: JobStore {
             }
             let serial = Locked(connection)
             self.connection = serial
-            committer = options.groupCommit ? GroupCommitter(connection: serial) : nil
+            committer = options.groupCommit ? GroupCommitter(connection: serial, observer: options.commitObserver) : nil
         } catch {
             throw Self.storeError(error)
         }

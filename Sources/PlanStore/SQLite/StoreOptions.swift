@@ -14,6 +14,9 @@ public struct StoreOptions: Sendable {
     /// Pack concurrent writes from many threads into shared transactions (the worker's mode):
     /// each still commits before its call returns, but one fsync serves many.
     public var groupCommit: Bool
+    /// Told of every group transaction that committed: how many operations it carried and how
+    /// long it took from `BEGIN` to the end of `COMMIT` (for metrics).
+    public var commitObserver: (@Sendable (_ operations: Int, _ duration: Duration) -> Void)?
 
     public init(path: String, create: Bool, migrate: Bool = false, groupWritable: Bool = false, durability: Durability = .full,
                 busyTimeout: Duration = .seconds(5), groupCommit: Bool = false) {

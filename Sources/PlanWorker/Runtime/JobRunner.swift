@@ -15,14 +15,16 @@ struct JobRunner: Sendable {
     var leaseDuration = Duration.seconds(30)
     /// Told of each store fault the run's writes meet, and (`nil`) of writes that went through.
     var storeFault: @Sendable (StoreError?) -> Void = { _ in }
+    var metrics: WorkerMetrics?
 
     /// `planEnded` is called once the plan is done and only its record is left to write: the slot
     /// is free then, and a claim for it can share the record's transaction.
     func run(_ lease: Lease, stop: StopSignal, planEnded: () -> Void) async {
+        let started = ContinuousClock.now
         var logger = logger
         logger[metadataKey: "lease.id"] = "\(lease.jobID)"
         logger.info("job claimed", metadata: ["queue": "\(lease.queue)", "run": "\(lease.runs)", "token": "\(lease.id.token)"])
-        let journal = StoreJournal(lease: lease, logger: logger, stop: stop, storeFault: storeFault)
+        let journal = StoreJournal(lease: lease, logger: logger, stop: stop, metrics: metrics, storeFault: storeFault)
         let stepLogger = logger
         let plan = Rehydrator(
             description: lease.plan, jobID: lease.jobID, registry: registry, journal: journal, clock: clock, limits: limits,
@@ -43,7 +45,8 @@ struct JobRunner: Sendable {
         var failures = 0
         while true {
             do {
-                try await record(outcome, of: lease, stop: reason, carried: carried, logger: logger)
+                let ended = try await record(outcome, of: lease, stop: reason, carried: carried, logger: logger)
+                metrics?.runEnded(queue: lease.queue, outcome: ended, after: ContinuousClock.now - started)
                 if failures > 0 {
                     logger.notice("job outcome recorded after the store recovered", metadata: ["failures": "\(failures)"])
                     storeFault(nil)
@@ -80,32 +83,39 @@ struct JobRunner: Sendable {
     }
 
     private func record(_ outcome: Result<JSONValue, ErrInfo>, of lease: Lease, stop: StopReason?, carried: [RunWrite],
-                        logger: Logger) async throws(StoreError) {
+                        logger: Logger) async throws(StoreError) -> WorkerMetrics.RunOutcome {
         switch (outcome, stop) {
         case (.success(let value), _):
             try await lease.finish(.succeeded(value), after: carried)
             logger.info("job succeeded")
+            return .succeeded
         case (_, .leaseLost?):
             logger.warning("job lease lost: it expired, or another worker has it")
+            return .leaseLost
         case (.failure(let error), .cancelRequested?):
             try await lease.finish(.cancelled(error), after: carried)
             logger.info("job cancelled")
+            return .cancelled
         case (.failure, .shutdown?):
             try await lease.release(after: carried)
             logger.info("job released")
+            return .released
         case (.failure(let error), .storeFault?):
             // The store failed, not the plan: hand the run back with what it carried, uncounted.
             try await lease.release(after: carried)
             logger.warning("job released after a store error", metadata: ["error.message": "\(error.message)"])
+            return .released
         case (.failure(let error), nil):
             switch lease.plan.decision(after: error, jobAttempt: lease.runs, random: random()) {
             case .retry(let delay):
                 let runAt = Timestamp.now().adding(PlanDuration(delay))
                 try await lease.reschedule(runAt: runAt, error: error, after: carried)
                 logger.info("job retry scheduled", metadata: ["run_at": "\(runAt)", "error.code": "\(error.code)"])
+                return .retried
             case .giveUp:
                 try await lease.finish(.failed(error), after: carried)
                 logger.error("job failed", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
+                return .failed
             }
         }
     }

@@ -28,6 +28,8 @@ final class StoreJournal: Journal {
         var begunByClaim: String?
         /// The first store error a write of the run met.
         var storeFailure: StoreError?
+        /// When each execution in flight began (for metrics).
+        var began: [String: ContinuousClock.Instant] = [:]
     }
 
     private let state: Locked<State>
@@ -35,9 +37,13 @@ final class StoreJournal: Journal {
     /// Told of every store fault a write meets, and (`nil`) of every write that goes through.
     let storeFault: @Sendable (StoreError?) -> Void
 
-    init(lease: Lease, logger: Logger, stop: StopSignal? = nil, storeFault: @escaping @Sendable (StoreError?) -> Void = { _ in }) {
+    let metrics: WorkerMetrics?
+
+    init(lease: Lease, logger: Logger, stop: StopSignal? = nil, metrics: WorkerMetrics? = nil,
+         storeFault: @escaping @Sendable (StoreError?) -> Void = { _ in }) {
         self.lease = lease
         self.stop = stop
+        self.metrics = metrics
         self.storeFault = storeFault
         self.logger = logger
         state = Locked(State(records: lease.records, begunByClaim: lease.begunStep))
@@ -66,6 +72,7 @@ final class StoreJournal: Journal {
         logger.info("step started", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
         let (carried, begunByClaim) = state.withLock { state in
             state.inFlight += 1
+            if metrics != nil { state.began[stepKey] = .now }
             defer { state.carried = [] }
             guard state.begunByClaim == stepKey && attempt == 1 else { return (state.carried, false) }
             state.begunByClaim = nil
@@ -97,8 +104,10 @@ final class StoreJournal: Journal {
             // The release that hands the lease back sets this execution aside, uncounted: nothing failed.
             logger.info("step released", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
             state.withLock { $0.inFlight -= 1 }
+            measure(stepKey, .released)
             return .failure(error)
         }
+        if case .success = outcome { measure(stepKey, .ok) } else { measure(stepKey, .error) }
         switch outcome {
         case .success:
             logger.info("step succeeded", metadata: ["step.id": "\(stepKey)", "attempt": "\(attempt)"])
@@ -130,6 +139,14 @@ final class StoreJournal: Journal {
             state.withLock { state in state.carried = carried + [write] + state.carried }
         }
         return result
+    }
+
+    /// Counts and times an execution of a capability (not an `each` step's gathering of its elements).
+    private func measure(_ stepKey: String, _ outcome: WorkerMetrics.StepOutcome) {
+        guard let metrics, let began = state.withLock({ $0.began.removeValue(forKey: stepKey) }) else { return }
+        let stepID = stepKey.firstIndex(of: "[").map { String(stepKey[..<$0]) } ?? stepKey
+        guard let step = lease.plan.steps.first(where: { $0.id == stepID }), step.each == nil || stepID != stepKey else { return }
+        metrics.stepEnded(capability: step.call, outcome: outcome, after: .now - began)
     }
 
     /// Whether the run is being handed back: the worker shuts down (asked, or cancelled past its grace).

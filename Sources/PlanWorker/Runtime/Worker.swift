@@ -72,7 +72,7 @@ public final class Worker: Service {
                         }
                     }
                 }
-                if let zones = configuration.zones, !configuration.drain {
+                if let zones = configuration.zones {
                     listeners.addTask { await self.fireSchedules(zones: zones) }
                 }
                 await withDiscardingTaskGroup { group in
@@ -99,6 +99,7 @@ public final class Worker: Service {
                 let firing = try await store.fireDueSchedules(now: now, zones: zones)
                 if firing.enqueued > 0 {
                     logger.info("schedules fired", metadata: ["jobs": "\(firing.enqueued)"])
+                    configuration.metrics?.schedulesFired(jobs: firing.enqueued)
                     post(.changed)
                     storeWorked()  // a write went through (a read that found nothing due proves nothing)
                 }
@@ -210,13 +211,17 @@ public final class Worker: Service {
             return .claimFailed(backoff: storeFailed(error, doing: "claim"))
         }
         storeWorked()
-        for lease in batch.leases { start(lease, in: &group) }
+        for lease in batch.leases {
+            configuration.metrics?.claimed(queue: lease.queue)
+            start(lease, in: &group)
+        }
         let nextRunIn = batch.nextRunAt.map { Duration.milliseconds($0.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch) }
         return .claimed(batch.leases.map { .init(id: $0.jobID, queue: $0.queue) }, nextRunIn: nextRunIn)
     }
 
     /// Records a store fault (logged once per change, shown in `STATUS=`); the backoff before trying again.
     private func storeFailed(_ error: StoreError, doing what: String) -> Duration {
+        configuration.metrics?.storeFailed(error)
         let pause = health.withLock { $0.failed(error, doing: what, logger: logger) }
         statusStale.withLock { $0 = true }
         return pause
@@ -234,14 +239,18 @@ public final class Worker: Service {
 
     private func start(_ lease: Lease, in group: inout DiscardingTaskGroup) {
         let stop = StopSignal()
-        running.withLock { $0[lease.jobID] = RunningJob(lease: lease, stop: stop) }
+        let count = running.withLock { $0[lease.jobID] = RunningJob(lease: lease, stop: stop); return $0.count }
+        configuration.metrics?.running(count)
         let runner = JobRunner(registry: registry, logger: logger, random: systemUnitRandom, clock: QueuedClock(timers: timers),
-                               limits: configuration.valueLimits, leaseDuration: configuration.lease) { [self] error in
-            if let error { _ = storeFailed(error, doing: "record a step or a run") } else { storeWorked() }
-        }
+                               limits: configuration.valueLimits, leaseDuration: configuration.lease,
+                               storeFault: { [self] error in
+                                   if let error { _ = storeFailed(error, doing: "record a step or a run") } else { storeWorked() }
+                               },
+                               metrics: configuration.metrics)
         group.addTask {
             await runner.run(lease, stop: stop) {
-                self.running.withLock { _ = $0.removeValue(forKey: lease.jobID) }
+                let count = self.running.withLock { $0.removeValue(forKey: lease.jobID); return $0.count }
+                self.configuration.metrics?.running(count)
                 self.post(.jobEnded(lease.jobID))
             }
         }
@@ -273,12 +282,16 @@ public final class Worker: Service {
     private func recoverLeases() async {
         do {
             if let id = workerID.withLock({ $0 }) { try await store.workerSeen(id, me: owner, now: .now()) }
-            for id in try await store.recoverDeadOwners(me: owner) {
+            let dead = try await store.recoverDeadOwners(me: owner)
+            for id in dead {
                 logger.warning("lease of a dead worker recovered", metadata: ["job.id": "\(id)"])
             }
-            for id in try await store.expireLeases() {
+            configuration.metrics?.leasesRecovered(dead.count, kind: "dead_owner")
+            let expired = try await store.expireLeases()
+            for id in expired {
                 logger.warning("expired lease recovered", metadata: ["job.id": "\(id)"])
             }
+            configuration.metrics?.leasesRecovered(expired.count, kind: "expired")
         } catch where error.isFault {
             _ = storeFailed(error, doing: "lease recovery")
         } catch {

@@ -19,9 +19,11 @@ public struct WorkerConfiguration: Sendable {
     public var idleWake: Duration
     /// The most a step's resolved input, output or error details may hold, and an `each` step's elements.
     public var valueLimits: ValueLimits
-    /// Fire due schedules, reading their time zones with this; `nil`: fire none (a draining worker
-    /// never fires them).
+    /// Fire due schedules, reading their time zones with this; `nil`: fire none (`planq worker
+    /// --drain` fires none: it is meant to finish).
     public var zones: ZoneLookup?
+    /// Where the worker's counters and timings go; `nil`: nowhere.
+    public var metrics: WorkerMetrics?
 
     /// How often the claim loop asks whether `planq cancel` stopped one of its running jobs (and at
     /// once after a change notification while it had no free slot).

@@ -136,6 +136,8 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(stats.queues[0].counts == [.pending: 1, .failed: 1])
         #expect(stats.queues[1].paused && stats.queues[1].maxPending == 10 && stats.queues[1].counts == [.pending: 1])
         #expect(stats.oldestPendingSeconds == 2)
+        #expect(stats.queues.map(\.oldestDueSeconds) == [2, 2])
+        #expect(try await store.stats(now: now.plus(seconds: -1)).queues.map(\.oldestDueSeconds) == [nil, nil])
         #expect(stats.finishedLastMinute == 1)
         #expect(try await store.state(of: .key("a")) == .failed)
         await #expect { try await store.state(of: .key("nope")) } throws: { if case StoreError.jobNotFound = $0 { true } else { false } }
