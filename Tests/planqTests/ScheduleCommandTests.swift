@@ -13,14 +13,20 @@ import Testing
         let plan = workspace.write("tick.json", tick)
         let added = try workspace.planq("schedule", "add", "tick", "--every", "1s", plan)
         #expect(added.status == 0 && added.stdout.hasPrefix("schedule tick added; next fire "), "\(added.stderr)")
+        let started = Timestamp.now()
         let workers = try (0..<3).map { _ in try WorkerProcess(workspace) }
-        usleep(12_000_000)
+        usleep(20_000_000)
+        let stopped = Timestamp.now()
         for worker in workers { worker.signal(SIGTERM) }
         for worker in workers { #expect(worker.waitForExit() == 0, "\(worker.log)") }
         // One job per second, none missing between the first and the last, none twice (the keys are unique).
         let times = try workspace.sqlite3("SELECT detail ->> '$.fire_time' FROM job_events WHERE kind = 'schedule_fired' ORDER BY 1")
             .split(separator: "\n").compactMap { Timestamp(rfc3339: String($0)) }
-        #expect(times.count >= 10, "\(times)")
+        #expect(times.count >= 18, "\(times)")
+        // Every fire time while the workers ran: from within two seconds of their start (they start
+        // in well under a second) to within two seconds of their stop.
+        #expect((times.first?.millisecondsSinceEpoch ?? .max) <= started.millisecondsSinceEpoch + 2000, "\(times)")
+        #expect((times.last?.millisecondsSinceEpoch ?? 0) >= stopped.millisecondsSinceEpoch - 2000, "\(times)")
         #expect(zip(times, times.dropFirst()).allSatisfy { $1.millisecondsSinceEpoch - $0.millisecondsSinceEpoch == 1000 }, "\(times)")
         #expect(try workspace.sqlite3("SELECT count(*) FROM jobs WHERE idempotency_key LIKE 'schedule:tick:%'") == "\(times.count)\n")
         #expect(try workspace.sqlite3("SELECT count(*) FROM jobs WHERE state IN ('running', 'failed', 'cancelled')") == "0\n", "the workers ran them or handed them back")

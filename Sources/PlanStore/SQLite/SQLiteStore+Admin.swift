@@ -131,7 +131,10 @@ extension SQLiteStore {
                 ON CONFLICT (name) DO UPDATE SET rate_limit = ?2, rate_period_ms = ?3
                 """,
                 [.text(queue), rate.map { .integer(Int64($0.limit)) } ?? .null, rate.map { .integer($0.period.milliseconds) } ?? .null])
-            if rate == nil { _ = try connection.query("DELETE FROM queue_starts WHERE queue = ?", [.text(queue)]) }
+            if rate == nil {
+                _ = try connection.query("DELETE FROM queue_starts WHERE queue = ?", [.text(queue)])
+                _ = try connection.query("UPDATE queues SET rate_used = 0 WHERE name = ?", [.text(queue)])
+            }
         }
     }
 }

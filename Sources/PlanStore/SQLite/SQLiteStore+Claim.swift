@@ -39,6 +39,7 @@ extension SQLiteStore {
                 if allowances[queue] != nil, !rows.isEmpty {
                     try connection.query("INSERT INTO queue_starts (queue, at) SELECT ?1, ?2 FROM json_each(?3)",
                                          [.text(queue), .time(now), .idList(try rows.map { try $0.int("id") })])
+                    try connection.query("UPDATE queues SET rate_used = rate_used + ? WHERE name = ?", [.integer(Int64(rows.count)), .text(queue)])
                 }
             }
             guard !claimed.isEmpty else {
@@ -137,19 +138,28 @@ extension SQLiteStore {
 
 extension Connection {
     /// Of `queues`, those with a rate: how many jobs may start now, and when the next start frees
-    /// up (the oldest start of the window leaving it). Starts older than the window are deleted.
+    /// up (the oldest start of the window leaving it). Starts older than the window are deleted,
+    /// and `rate_used` keeps counting the rest: no claim counts the window's rows.
     func rateAllowances(of queues: [String], now: Timestamp) throws -> [String: (allowed: Int, freesAt: Timestamp?)] {
         var allowances: [String: (allowed: Int, freesAt: Timestamp?)] = [:]
-        for row in try query("SELECT name, rate_limit, rate_period_ms FROM queues WHERE rate_limit IS NOT NULL") {
+        for row in try query("SELECT name, rate_limit, rate_period_ms, rate_used FROM queues WHERE rate_limit IS NOT NULL") {
             let queue = try row.text("name")
             guard queues.contains(queue) else { continue }
             let period = try row.int("rate_period_ms")
             let windowStart = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - period)
+            var used = try row.int("rate_used")
             try query("DELETE FROM queue_starts WHERE queue = ? AND at <= ?", [.text(queue), .time(windowStart)])
-            let window = try query("SELECT count(*) AS used, min(at) AS oldest FROM queue_starts WHERE queue = ?", [.text(queue)])[0]
-            let allowed = Int(try row.int("rate_limit") - (try window.int("used")))
-            let freesAt = try window.time("oldest").map { Timestamp(millisecondsSinceEpoch: $0.millisecondsSinceEpoch + period) }
-            allowances[queue] = (max(0, allowed), allowed > 0 ? nil : freesAt)
+            if changes > 0 {
+                used -= Int64(changes)
+                try query("UPDATE queues SET rate_used = ? WHERE name = ?", [.integer(used), .text(queue)])
+            }
+            let allowed = Int(try row.int("rate_limit") - used)
+            guard allowed <= 0 else {
+                allowances[queue] = (allowed, nil)
+                continue
+            }
+            let oldest = try query("SELECT min(at) AS oldest FROM queue_starts WHERE queue = ?", [.text(queue)])[0].time("oldest")
+            allowances[queue] = (0, oldest.map { Timestamp(millisecondsSinceEpoch: $0.millisecondsSinceEpoch + period) })
         }
         return allowances
     }

@@ -89,7 +89,7 @@ public final class Worker: Service {
     }
 
     /// Fires due schedules until cancelled: sleeps until the next fire time, or until the store
-    /// changes (another process added or changed a schedule), at most a minute.
+    /// changes (another process added or changed a schedule) after a quiet period, at most a minute.
     private func fireSchedules(zones: @escaping ZoneLookup) async {
         let clock = ContinuousClock()
         while !Task.isCancelled {
@@ -111,7 +111,9 @@ public final class Worker: Service {
             } catch {
                 logger.error("schedules not fired", metadata: ["error": "\(error)"])
             }
-            await scheduleBell.wait(upTo: pause, clock: clock)
+            let quiet = min(pause, configuration.scheduleChangeQuiet)
+            try? await clock.sleep(for: quiet)
+            if pause > quiet { await scheduleBell.wait(upTo: pause - quiet, clock: clock) }
         }
     }
 

@@ -35,6 +35,9 @@ public struct WorkerConfiguration: Sendable {
     /// notification (the WAL index has no file events).
     public var changeVisibilityWindow = Duration.milliseconds(250)
     public var changeRecheck = Duration.milliseconds(3)
+    /// After it looked for due schedules, the scheduler ignores store changes for this long: under
+    /// load every commit is a change, and one read per quiet period serves them all.
+    public var scheduleChangeQuiet = Duration.milliseconds(200)
     /// While shutting down, how often the loop checks on the jobs still running.
     public var shutdownPoll = Duration.milliseconds(250)
 

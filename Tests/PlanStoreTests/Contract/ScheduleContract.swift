@@ -87,8 +87,13 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
         #expect(held.leases.isEmpty && held.nextRunAt == now.plus(seconds: 10), "held until the first starts leave the window")
         let stats = try await store.stats(now: now.plus(seconds: 5))
         #expect(stats.queues.first { $0.queue == "q" }?.rate == QueueRate("2/10s") && stats.queues.first { $0.queue == "q" }?.heldUntil == now.plus(seconds: 10))
+        // The window's count is kept, not counted: it matches the starts the window holds.
+        let kept = "SELECT rate_used || '/' || (SELECT count(*) FROM queue_starts WHERE queue = 'q') FROM queues WHERE name = 'q'"
+        #expect(database.scalar(kept) == "2/2")
         #expect(try await store.claim([("q", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 10)).count == 2)
+        #expect(database.scalar(kept) == "2/2", "the first two left the window, two more started")
         try await store.setRate(nil, queue: "q")
+        #expect(database.scalar(kept) == "0/0")
         #expect(try await store.claim([("q", 10)], owner: me, lease: .seconds(30), now: now.plus(seconds: 11)).count == 1, "lifted")
         #expect(try await store.stats(now: now.plus(seconds: 11)).queues.first { $0.queue == "q" }?.rate == nil)
     }
