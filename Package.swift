@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(name: "PlanCore", swiftSettings: strict),
@@ -38,6 +40,16 @@ let package = Package(
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
         .target(name: "Migrations", path: "Migrations", plugins: ["EmbedMigrations"]),
         .target(name: "PlanStore", dependencies: ["PlanCore", "CSQLite", "Migrations"], swiftSettings: strict),
+        .target(
+            name: "PlanPostgres",
+            dependencies: [
+                "PlanCore", "PlanStore", "Migrations",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "PlanWorker",
             dependencies: [
@@ -61,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "planq",
             dependencies: [
-                "PlanCore", "PlanStore", "PlanWorker", "PlanBench",
+                "PlanCore", "PlanStore", "PlanPostgres", "PlanWorker", "PlanBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,7 +105,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "PlanStoreTests", dependencies: ["PlanStore", "CSQLite"], swiftSettings: strict),
+        .testTarget(name: "PlanStoreTests", dependencies: ["PlanStore", "PlanPostgres", "CSQLite"], swiftSettings: strict),
         .testTarget(
             name: "PlanWorkerTests",
             dependencies: [

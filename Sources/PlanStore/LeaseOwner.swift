@@ -28,7 +28,7 @@ public struct LeaseOwner: Sendable, Hashable {
 
     /// Why the holder of a lease recorded as (`bootID`, `pid`, `pidStart`) on this host is provably
     /// dead, or `nil` when it may be alive.
-    func deathReason(ofBootID bootID: String, pid: Int32, pidStart: Int64) -> String? {
+    package func deathReason(ofBootID bootID: String, pid: Int32, pidStart: Int64) -> String? {
         if bootID != self.bootID { return "the owner ran before the last boot" }
         guard let start = Self.startTime(of: pid) else { return "owner pid \(pid) is gone" }
         if start != pidStart { return "owner pid \(pid) is another process now" }

@@ -17,7 +17,7 @@ public struct MigrationStatus: Sendable, Hashable {
 
 /// Applies the embedded `Migrations/` files in order, one transaction each, recording each with a
 /// checksum in `schema_migrations`. A recorded migration whose text changed is refused.
-struct Migrator {
+package struct Migrator {
     let connection: Connection
     let files: [Migrations.File]
 
@@ -31,7 +31,7 @@ struct Migrator {
         """
 
     /// FNV-1a (64 bit) of the SQL text, in hex: enough to notice an edited file.
-    static func checksum(_ sql: String) -> String {
+    package static func checksum(_ sql: String) -> String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in sql.utf8 {
             hash ^= UInt64(byte)

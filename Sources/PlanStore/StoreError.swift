@@ -13,6 +13,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case corruptValue(String)
     /// SQLite failed; `isBusy` when the database stayed locked past the busy timeout.
     case sqlite(SQLiteError)
+    /// The database server failed, or the connection to it.
+    case server(ServerError)
     /// A migration problem: an edited applied migration, or a database newer than this binary.
     case migration(String)
     /// No job has this id or key.
@@ -44,6 +46,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .corruptValue(let what): "the database holds a damaged value: \(what)"
         case .sqlite(let error) where error.isBusy: "the database stayed locked past the busy timeout: \(error)"
         case .sqlite(let error): error.description
+        case .server(let error): error.description
         case .migration(let message), .sqliteTooOld(let message): message
         case .jobNotFound(let what): "no job \(what)"
         case .scheduleNotFound(let name): "no schedule \(name.quoted)"
@@ -64,6 +67,7 @@ extension StoreError {
     public var isFault: Bool {
         switch self {
         case .sqlite(let error): error.isFault
+        case .server(let error): error.isFault
         case .notARegularFile, .notInitialized, .corruptValue, .databaseMissing, .sqliteTooOld: true
         default: false
         }
@@ -74,6 +78,7 @@ extension StoreError {
     public var kind: String {
         switch self {
         case .sqlite(let error): error.kind
+        case .server(let error): error.kind
         case .corruptValue, .notInitialized: "corrupt"
         case .databaseMissing, .notARegularFile: "cant_open"
         case .leaseLost: "lease_lost"
@@ -85,6 +90,7 @@ extension StoreError {
     /// class (the same fault meets different statements), or the whole error.
     public var faultKind: String {
         if case .sqlite(let error) = self { return "sqlite \(error.primaryCode)" }
+        if case .server(let error) = self { return "server \(error.sqlState ?? "connection")" }
         return description
     }
 }

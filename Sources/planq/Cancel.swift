@@ -17,7 +17,7 @@ struct Cancel: AsyncParsableCommand {
     @OptionGroup var output: OutputOption
 
     func run() async throws {
-        let store = try database.open(create: false, write: true)
+        let store = try await database.open(create: false, write: true)
         guard let reference = selection.reference else { return try await cancelMatching(store) }
         let result = try await Console.run { try await store.cancel(reference) }
         if output.json {

@@ -12,7 +12,7 @@ struct Capabilities: AsyncParsableCommand {
     @OptionGroup var output: OutputOption
 
     func run() async throws {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         let capabilities = try await Console.run { try await store.capabilities() }
         let live = try await Console.run { try await store.workers(me: .current(), now: .now()) }.filter { $0.state == .live }
         func providers(_ name: String) -> [String] {

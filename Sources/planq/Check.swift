@@ -25,7 +25,7 @@ struct Check: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
 
     func run() async throws {
-        let store = FileManager.default.fileExists(atPath: database.path) ? try database.open(create: false) : nil
+        let store = database.mayExist ? try await database.open(create: false) : nil
         let known = allowUnknown ? nil : try await PlanFile.knownCapabilities(store)
         var (invalid, unreadable) = (false, false)
         for file in files {

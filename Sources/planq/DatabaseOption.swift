@@ -1,18 +1,42 @@
 import ArgumentParser
 import Foundation
+import PlanPostgres
 import PlanStore
 
 /// `--db PATH` (env `PLANQ_DB`, default `./planq.db`), taken by every subcommand.
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database file (env PLANQ_DB).", valueName: "path"))
+    @Option(name: .customLong("db"), help: ArgumentHelp(
+        "The database: a SQLite file, or postgres://USER@HOST:PORT/DATABASE[?sslmode=require|verify-full] (env PLANQ_DB).",
+        valueName: "path|url"))
     var path: String = environmentValue("PLANQ_DB") ?? "./planq.db"
+
+    func validate() throws {
+        if isPostgres {
+            do { _ = try PostgresURL(path) } catch { throw ValidationError("--db: \(error)") }
+        }
+    }
+
+    /// Whether it names a PostgreSQL database rather than a file.
+    var isPostgres: Bool { PostgresURL.isPostgres(path) }
+
+    /// Whether the database may exist already: the file does, or it is on a server.
+    var mayExist: Bool { isPostgres || FileManager.default.fileExists(atPath: path) }
 
     /// Opens the store; `create` makes the file and applies pending migrations; `write` (a command
     /// that may write) applies them to an existing file, finishing one whose creation was cut short;
     /// `groupCommit` packs concurrent writes into shared transactions (the worker). `storage` holds
     /// the options of the commands that create databases and write much.
+    /// A PostgreSQL URL gets its password from the URL, the systemd credential `planq-db-password`
+    /// or `PGPASSFILE`; `create` and `write` apply pending migrations there.
     func open(create: Bool, write: Bool = false, groupCommit: Bool = false, storage: StorageOptions? = nil,
-              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil) throws -> any JobStore {
+              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil) async throws -> any JobStore {
+        if isPostgres {
+            do {
+                return try await PostgresStore.connect(try PostgresURL(path).withPassword(), migrate: create || write)
+            } catch {
+                throw Console.failure(error)
+            }
+        }
         var options = StoreOptions(path: path, create: create, migrate: write, groupWritable: storage?.groupWritable ?? false,
                                    durability: storage?.synchronous ?? .full, groupCommit: groupCommit)
         options.commitObserver = commitObserver

@@ -70,7 +70,7 @@ struct Enqueue: AsyncParsableCommand {
         }
         // An existing database tells which capabilities workers registered; a new one is created
         // only once every plan passed, so that bad input writes nothing.
-        var store = FileManager.default.fileExists(atPath: database.path) ? try database.open(create: true, storage: storage) : nil
+        var store = database.mayExist ? try await database.open(create: true, storage: storage) : nil
         let known = allowUnknown ? nil : try await PlanFile.knownCapabilities(store)
         var plans: [PlanDescription] = []
         for document in documents {
@@ -78,7 +78,7 @@ struct Enqueue: AsyncParsableCommand {
             if let plan = PlanFile.validate(document.bytes, named: name, overriding: overrides, known: known) { plans.append(plan) }
         }
         if plans.count < documents.count { throw ExitStatus.invalidPlan }
-        if store == nil { store = try database.open(create: true, storage: storage) }
+        if store == nil { store = try await database.open(create: true, storage: storage) }
         let results = try await Console.run { try await store!.enqueue(plans) }
         for result in results {
             if output.json { Console.printJSON(result.json) } else { print(result.id) }

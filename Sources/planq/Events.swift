@@ -38,7 +38,7 @@ struct Events: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         let filter = EventFilter(job: job.map(JobReference.id) ?? key.map(JobReference.key), queue: queue,
                                  since: since.flatMap { Self.time($0, now: .now()) })
         var (events, cursor) = try await Console.run { try await store.events(filter, after: nil, limit: limit) }

@@ -26,7 +26,7 @@ struct List: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         let jobs = try await Console.run { try await store.list(JobFilter(states: state.map { [$0] }, queue: queue, keyPrefix: keyPrefix), limit: limit) }
         if output.json {
             Console.printJSON(.array(jobs.map(\.json)))

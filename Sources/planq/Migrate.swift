@@ -15,7 +15,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var output: OutputOption
 
     func run() async throws {
-        let store = try database.open(create: !status, storage: storage)
+        let store = try await database.open(create: !status, storage: storage)
         let migrations = try await Console.run { try await store.migrationStatus() }
         if output.json {
             Console.printJSON(.array(migrations.map {

@@ -20,7 +20,7 @@ struct Prune: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try database.open(create: false, write: !dryRun)
+        let store = try await database.open(create: false, write: !dryRun)
         let now = Timestamp.now()
         let cutoff = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - PlanDuration(olderThan)!.milliseconds)
         if dryRun {

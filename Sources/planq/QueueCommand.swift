@@ -16,7 +16,7 @@ struct QueueCommand: ParsableCommand {
 
         /// The store, once the queue is known (or `--create` was given); else a warning and exit 1.
         func open() async throws -> any JobStore {
-            let store = try database.open(create: false, write: true)
+            let store = try await database.open(create: false, write: true)
             let known = try await Console.run { try await store.stats() }.queues.contains { $0.queue == name }
             if !known && !create {
                 Console.complain("warning: queue \(name.printable) has never had a job; check the name, or give --create to set it up")

@@ -24,7 +24,7 @@ struct Retry: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try database.open(create: false, write: true)
+        let store = try await database.open(create: false, write: true)
         guard let reference = selection.reference else {
             let jobs = try await Console.run { try await store.list(selection.filter(states: [.failed, .cancelled], now: .now()), limit: .max) }
             var retried = 0

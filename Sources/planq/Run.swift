@@ -72,7 +72,7 @@ struct Run: AsyncParsableCommand {
             for issue in error.issues { Console.complain("the command's plan: \(issue)") }
             throw ExitStatus.invalidPlan
         }
-        let store = try database.open(create: true, storage: storage)
+        let store = try await database.open(create: true, storage: storage)
         let result = try await Console.run { try await store.enqueue([description]) }[0]
         guard wait else {
             if output.json { Console.printJSON(result.json) } else { print(result.id) }

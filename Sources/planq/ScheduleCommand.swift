@@ -49,7 +49,7 @@ struct ScheduleCommand: ParsableCommand {
             } else {
                 calendar = .every(PlanDuration(every!)!)
             }
-            let store = try database.open(create: true, storage: storage)
+            let store = try await database.open(create: true, storage: storage)
             let bytes = try PlanFile.read(file)
             let known = allowUnknown ? nil : try await PlanFile.knownCapabilities(store)
             let overrides: [JSONKey: JSONValue] = queue.map { ["queue": .string($0)] } ?? [:]
@@ -70,7 +70,7 @@ struct ScheduleCommand: ParsableCommand {
         @OptionGroup var output: OutputOption
 
         func run() async throws {
-            let store = try database.open(create: false)
+            let store = try await database.open(create: false)
             let schedules = try await Console.run { try await store.schedules() }
             if output.json { return Console.printJSON(.array(schedules.map(\.json))) }
             let now = Timestamp.now()
@@ -124,7 +124,7 @@ struct ScheduleCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let store = try database.open(create: false, write: true)
+            let store = try await database.open(create: false, write: true)
             try await Console.run { try await store.setSchedulePaused(true, name: name, now: .now()) }
             print("schedule \(name.printable) paused")
         }
@@ -137,7 +137,7 @@ struct ScheduleCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let store = try database.open(create: false, write: true)
+            let store = try await database.open(create: false, write: true)
             try await Console.run { try await store.setSchedulePaused(false, name: name, now: .now()) }
             print("schedule \(name.printable) resumed")
         }
@@ -149,7 +149,7 @@ struct ScheduleCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let store = try database.open(create: false, write: true)
+            let store = try await database.open(create: false, write: true)
             try await Console.run { try await store.removeSchedule(name) }
             print("schedule \(name.printable) removed")
         }
@@ -162,14 +162,14 @@ struct ScheduleCommand: ParsableCommand {
         @OptionGroup var output: OutputOption
 
         func run() async throws {
-            let store = try database.open(create: false, write: true)
+            let store = try await database.open(create: false, write: true)
             let result = try await Console.run { try await store.fireSchedule(name, now: .now()) }
             if output.json { Console.printJSON(result.json) } else { print(result.id) }
         }
     }
 
     static func find(_ name: String, _ database: DatabaseOption) async throws -> Schedule {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         guard let schedule = try await Console.run({ try await store.schedules() }).first(where: { $0.name == name }) else {
             throw Console.failure(.scheduleNotFound(name))
         }

@@ -12,7 +12,7 @@ struct Show: AsyncParsableCommand {
     @OptionGroup var output: OutputOption
 
     func run() async throws {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         let detail = try await Console.run { try await store.detail(job.reference) }
         if output.json {
             Console.printJSON(detail.json)

@@ -18,7 +18,7 @@ struct Stats: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         let stats = try await Console.run { try await store.stats() }
         if prometheus {
             print(PrometheusExport.text(of: stats), terminator: "")

@@ -21,7 +21,7 @@ struct Wait: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         let detail = try await Self.untilFinished(job.reference, in: store, timeout: timeout)
         let state = detail.summary.state
         if output.json {

@@ -111,7 +111,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let workerMetrics = export.map { WorkerMetrics(factory: $0.factory) }
         var commitObserver: (@Sendable (Int, Duration) -> Void)?
         if let workerMetrics { commitObserver = { workerMetrics.committed(operations: $0, after: $1) } }
-        let store = try database.open(create: true, groupCommit: true, storage: storage, commitObserver: commitObserver)
+        let store = try await database.open(create: true, groupCommit: true, storage: storage, commitObserver: commitObserver)
         let limits = try parsedLimits()
         let named = queues.map { $0.split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init) }
             ?? (limits.isEmpty ? nil : Array(limits.keys))

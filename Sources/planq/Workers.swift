@@ -18,7 +18,7 @@ struct Workers: AsyncParsableCommand {
     @OptionGroup var output: OutputOption
 
     func run() async throws {
-        let store = try database.open(create: false)
+        let store = try await database.open(create: false)
         let now = Timestamp.now()
         let (workers, stats) = try await Console.run {
             (try await store.workers(me: .current(), now: now).filter { !live || $0.state == .live }, try await store.stats(now: now))

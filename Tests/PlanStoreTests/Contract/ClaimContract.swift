@@ -6,7 +6,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func ordersByPriorityThenRunAtThenID(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "p5")], now: now)
         _ = try await store.enqueue([samplePlan(key: "p9", priority: 9), samplePlan(key: "p0-late", priority: 0)], now: now)
@@ -21,7 +21,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func neverClaimsFutureJobsOrPausedQueues(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "future", extra: #","delay":"1h""#), samplePlan(key: "paused", queue: "held"),
                                      samplePlan(key: "due")], now: now)
@@ -37,7 +37,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func grantsSeeOnlyUnpausedQueuesWithDueJobsAndAnEmptyClaimSaysWhenTheNextIsDue(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         _ = try await store.enqueue([samplePlan(key: "a", queue: "a"), samplePlan(key: "b", queue: "b"), samplePlan(key: "c", queue: "c"),
                                      samplePlan(key: "later", queue: "d", extra: #","delay":"90s""#)], now: now)
@@ -58,11 +58,11 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func twoConnectionsClaimingAtOnceNeverShareAJob(kind: StoreKind) async throws {
         let database = try kind.database()
-        let setup = try database.open()
+        let setup = try await database.open()
         _ = try await setup.enqueue((0..<300).map { samplePlan(key: "job-\($0)") })
         let claims = try await withThrowingTaskGroup(of: [Int64].self) { group in
             for _ in 0..<3 {
-                let store = try database.open()
+                let store = try await database.open()
                 group.addTask {
                     var mine: [Int64] = []
                     while true {
@@ -84,7 +84,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func aClaimCanBeginTheFirstStepOfJobsClaimedForTheFirstTime(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let fanOut = #"{"version":1,"idempotency_key":"fan","steps":[{"id":"s0","call":"echo","input":{"$item":""},"each":[1,2]}]}"#
         _ = try await store.enqueue([samplePlan(key: "released"), samplePlan(key: "new"),
                                      try PlanDescription.decode(Array(fanOut.utf8), newKey: { "" })])
@@ -112,7 +112,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func aReleaseSetsAsideTheFirstStepItsClaimBegan(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "job")])
         let request = ClaimRequest(owner: me, duration: .seconds(30), beginFirstSteps: true) { due in due.map { ($0, 1) } }
         let job = try #require(try await store.claim(request).leases.first)
@@ -128,7 +128,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func aJobWhosePlanCannotBeReadFailsInsteadOfBeingClaimedForever(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let id = try await store.enqueue([samplePlan(key: "k")])[0].id
         database.execute(#"UPDATE jobs SET plan = '{"version":7,"steps":[]}'"#)
         #expect(try await store.claim([("default", 1)], owner: me, lease: .seconds(30)).isEmpty)

@@ -6,7 +6,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func isIdempotentByKey(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let first = try await store.enqueue([samplePlan(key: "same")])[0]
         let second = try await store.enqueue([samplePlan(key: "same", queue: "other", priority: 5)])[0]
         #expect(first.created && !second.created)
@@ -19,7 +19,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func storesTheCanonicalPlanAndTheSchedule(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         let plan = samplePlan(key: "later", extra: #","delay":"90s""#)
         let id = try await store.enqueue([plan], now: now)[0].id
@@ -33,7 +33,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func aBatchIsAllOrNothing(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         try await store.setMaxPending(2, queue: "small")
         let batch = [samplePlan(key: "a", queue: "small"), samplePlan(key: "b", queue: "big"), samplePlan(key: "c", queue: "small"),
                      samplePlan(key: "d", queue: "small")]
@@ -48,7 +48,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func aKnownKeyReturnsItsJobEvenWhenTheQueueIsFull(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         try await store.setMaxPending(1, queue: "small")
         let first = try await store.enqueue([samplePlan(key: "a", queue: "small")])[0]
         let again = try await store.enqueue([samplePlan(key: "a", queue: "small")])[0]
@@ -63,10 +63,10 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func twoConnectionsRacingOneKeyMakeOneJob(kind: StoreKind) async throws {
         let database = try kind.database()
-        _ = try database.open()
+        _ = try await database.open()
         let results = try await withThrowingTaskGroup(of: [EnqueueResult].self) { group in
             for _ in 0..<4 {
-                let store = try database.open()
+                let store = try await database.open()
                 group.addTask {
                     var results: [EnqueueResult] = []
                     for index in 0..<50 { results += try await store.enqueue([samplePlan(key: "race-\(index)")]) }

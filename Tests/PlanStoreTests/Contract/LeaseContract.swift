@@ -16,7 +16,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func anExpiredLeaseIsClaimableAgainAndTheOldTokenIsRefusedEverywhere(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)], now: now)
         let first = try await store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now)[0]
@@ -51,7 +51,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func noStepStartsOnAnExpiredLeaseUntilAHeartbeatRenewsIt(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)], now: now)
         let lease = try await store.claim([("default", 1)], owner: me, lease: .seconds(10), now: now)[0]
@@ -68,7 +68,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func aDeadOwnerOnThisHostIsRecoveredAtOnceAndALiveOneIsNot(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "dead"), samplePlan(key: "alive")])
         let dying = try child(), living = try child()
         defer { living.terminate() }
@@ -90,7 +90,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func aCancelRequestReachesTheHeartbeatAndTheWorker(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k"), samplePlan(key: "other")])
         let jobs = try await store.claim([("default", 2)], owner: me, lease: .seconds(30))
         #expect(try await store.cancel(.id(jobs[0].jobID)) == .requested)
@@ -103,7 +103,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func atMostOneCurrentSuccessPerStepEvenFromAStaleWorker(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "k")], now: now)
         let stale = try await store.claim([("default", 1)], owner: me, lease: .seconds(1), now: now)[0]
@@ -123,7 +123,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func recordsStartsOutcomesAndEvents(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
         let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         let failure = ErrInfo(code: "unavailable", message: "503", retryable: true)
@@ -148,7 +148,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func writesPreparedAheadCommitWithTheNextWriteAllOrNone(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
         let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         try await job.beginStep("s0", attempt: 1)
@@ -164,7 +164,7 @@ private func child() throws -> Process {
     @Test(arguments: StoreKind.allCases)
     func releaseHandsTheRunBackWithoutCountingIt(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
         let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         try await job.beginStep("s0", attempt: 1)

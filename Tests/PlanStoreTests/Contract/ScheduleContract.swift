@@ -12,7 +12,7 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
     @Test(arguments: StoreKind.allCases)
     func schedulesAreStoredPausedResumedFiredAndRemoved(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         try await store.saveSchedule(every("tick", "10s", next: now.plus(seconds: 10)), replace: false, now: now)
         await #expect { try await store.saveSchedule(every("tick", "5s", next: now), replace: false, now: now) } throws: {
@@ -42,7 +42,7 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
     @Test(arguments: StoreKind.allCases)
     func eachFireTimeBecomesOneJobAndCatchUpDecidesAboutMissedOnes(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let start = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         for mode in Schedule.CatchUp.allCases {
             try await store.saveSchedule(every(mode.rawValue, "10s", catchUp: mode, next: start.plus(seconds: 10)), replace: false, now: start)
@@ -54,12 +54,13 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
         // Down from 10:00:10 to 10:01:05.5: fire times 10:00:20 ... 10:01:00 passed (five), none on time.
         firing = try await store.fireDueSchedules(now: Timestamp(rfc3339: "2026-11-25T10:01:05.500Z")!, zones: utc)
         #expect(firing.enqueued == 0 + 1 + 5 && firing.nextFireAt == Timestamp(rfc3339: "2026-11-25T10:01:10Z")!)
-        func keys(_ name: String) -> String? {
-            database.scalar("SELECT group_concat(substr(idempotency_key, length('schedule:\(name):') + 12, 8), ',') FROM (SELECT idempotency_key FROM jobs WHERE idempotency_key LIKE 'schedule:\(name):%' ORDER BY id)")
+        func keys(_ name: String) async throws -> String {
+            try await store.list(JobFilter(keyPrefix: "schedule:\(name):"), limit: 100).reversed()
+                .map { String($0.idempotencyKey.dropFirst("schedule:\(name):2026-11-25T".count).prefix(8)) }.joined(separator: ",")
         }
-        #expect(keys("none") == "10:00:10")
-        #expect(keys("latest") == "10:00:10,10:01:00")
-        #expect(keys("all") == "10:00:10,10:00:20,10:00:30,10:00:40,10:00:50,10:01:00")
+        #expect(try await keys("none") == "10:00:10")
+        #expect(try await keys("latest") == "10:00:10,10:01:00")
+        #expect(try await keys("all") == "10:00:10,10:00:20,10:00:30,10:00:40,10:00:50,10:01:00")
         #expect(database.scalar("SELECT count(*) FROM job_events WHERE kind = 'schedule_fired'") == "9", "6 + 2 + 1")
         let schedules = try await store.schedules()
         #expect(schedules.map(\.fired) == [6, 2, 1], "all, latest, none")
@@ -77,7 +78,7 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
     @Test(arguments: StoreKind.allCases)
     func aRateCapsStartsPerPeriodAndSaysWhenTheNextMayStart(kind: StoreKind) async throws {
         let database = try kind.database()
-        let store = try database.open()
+        let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         _ = try await store.enqueue((1...5).map { samplePlan(key: "q\($0)", queue: "q") } + [samplePlan(key: "free", queue: "free")], now: now)
         try await store.setRate(QueueRate("2/10s")!, queue: "q")

@@ -1,0 +1,235 @@
+import Foundation
+import Logging
+import NIOCore
+import PlanCore
+import PlanStore
+import PostgresNIO
+
+/// A value bound to a statement's `$n`.
+enum SQLBind: Sendable {
+    case int(Int64)
+    case text(String)
+    case time(Timestamp)
+    /// JSON text, sent as `jsonb`; `nil` is SQL NULL.
+    case json(JSONValue?)
+    case ints([Int64])
+    case texts([String])
+    case null
+
+    static func optionalText(_ text: String?) -> SQLBind { text.map(SQLBind.text) ?? .null }
+    static func optionalTime(_ time: Timestamp?) -> SQLBind { time.map(SQLBind.time) ?? .null }
+}
+
+/// `jsonb` in its binary form: a version byte, then the JSON text.
+private struct JSONBText: PostgresNonThrowingEncodable {
+    static var psqlType: PostgresDataType { .jsonb }
+    static var psqlFormat: PostgresFormat { .binary }
+    let text: String
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        buffer.writeInteger(UInt8(1))
+        buffer.writeString(text)
+    }
+}
+
+extension Timestamp {
+    var date: Date { Date(timeIntervalSince1970: Double(millisecondsSinceEpoch) / 1000) }
+    init(_ date: Date) { self.init(millisecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+}
+
+/// One row of a result, its columns by name.
+struct SQLRow: Sendable {
+    let cells: [String: PostgresCell]
+
+    init(_ row: PostgresRow) {
+        var cells: [String: PostgresCell] = [:]
+        for cell in row { cells[cell.columnName] = cell }
+        self.cells = cells
+    }
+
+    private func cell(_ name: String) throws(StoreError) -> PostgresCell {
+        guard let cell = cells[name] else { throw StoreError.corruptValue("no column \(name)") }
+        return cell
+    }
+
+    func isNull(_ name: String) throws(StoreError) -> Bool { try cell(name).bytes == nil }
+    func int(_ name: String) throws(StoreError) -> Int64 {
+        guard let value = try optionalInt(name) else { throw StoreError.corruptValue("\(name) is NULL") }
+        return value
+    }
+    func optionalInt(_ name: String) throws(StoreError) -> Int64? {
+        let cell = try cell(name)
+        guard cell.bytes != nil else { return nil }
+        do { return try cell.decode(Int64.self) } catch { throw StoreError.corruptValue("\(name) is not an integer") }
+    }
+    func text(_ name: String) throws(StoreError) -> String {
+        guard let value = try optionalText(name) else { throw StoreError.corruptValue("\(name) is NULL") }
+        return value
+    }
+    func optionalText(_ name: String) throws(StoreError) -> String? {
+        let cell = try cell(name)
+        guard cell.bytes != nil else { return nil }
+        do { return try cell.decode(String.self) } catch { throw StoreError.corruptValue("\(name) is not text") }
+    }
+    func time(_ name: String) throws(StoreError) -> Timestamp? {
+        let cell = try cell(name)
+        guard cell.bytes != nil else { return nil }
+        do { return Timestamp(try cell.decode(Date.self)) } catch { throw StoreError.corruptValue("\(name) is not a time") }
+    }
+    /// A JSON column (`jsonb` or `json`), parsed; `nil` when NULL.
+    func json(_ name: String) throws(StoreError) -> JSONValue? {
+        guard let text = try jsonText(name) else { return nil }
+        do { return try JSONParser.parse(text) } catch { throw StoreError.corruptValue("\(name) is not JSON") }
+    }
+    func jsonText(_ name: String) throws(StoreError) -> String? {
+        let cell = try cell(name)
+        guard var bytes = cell.bytes else { return nil }
+        if cell.dataType == .jsonb && cell.format == .binary { bytes.moveReaderIndex(forwardBy: 1) }
+        return bytes.readString(length: bytes.readableBytes)
+    }
+}
+
+/// One connection to the server, used by one statement at a time (a transaction holds it from
+/// `BEGIN` to `COMMIT`); callers wait their turn in order.
+final class PostgresSession: Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+    private let turn = AsyncMutex()
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    static func connect(_ url: PostgresURL, logger: Logger) async throws(StoreError) -> PostgresSession {
+        do {
+            let connection = try await PostgresConnection.connect(configuration: try url.configuration, id: 1, logger: logger)
+            return PostgresSession(connection: connection, logger: logger)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Runs `body` alone on the connection, in a transaction when `transaction`; every error as a `StoreError`.
+    func run<T: Sendable>(transaction: Bool, _ body: (Transaction) async throws -> T) async throws(StoreError) -> T {
+        await turn.lock()
+        defer { turn.unlock() }
+        let handle = Transaction(session: self)
+        do {
+            if transaction { try await handle.execute("BEGIN") }
+            let result = try await body(handle)
+            if transaction { try await handle.execute("COMMIT") }
+            return result
+        } catch {
+            if transaction { _ = try? await handle.execute("ROLLBACK") }
+            throw Self.storeError(error)
+        }
+    }
+
+    func close() async {
+        try? await connection.close()
+    }
+
+    /// A store dropped without `close` closes its connection on the way out (the task keeps the
+    /// connection until it is closed).
+    deinit {
+        let connection = connection
+        Task { try? await connection.close() }
+    }
+
+    static func storeError(_ error: any Error) -> StoreError {
+        switch error {
+        case let error as StoreError: return error
+        case let error as PSQLError:
+            if let info = error.serverInfo {
+                return .server(ServerError(sqlState: info[.sqlState], message: info[.message] ?? "\(error.code)"))
+            }
+            return .server(ServerError(sqlState: nil, message: "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")))
+        default:
+            return .server(ServerError(sqlState: nil, message: "\(error)"))
+        }
+    }
+
+    /// The connection while the caller holds its turn.
+    struct Transaction: Sendable {
+        let session: PostgresSession
+
+        /// The rows of `sql` with `binds` as `$1`, `$2`, ...
+        @discardableResult
+        func query(_ sql: String, _ binds: [SQLBind] = []) async throws -> [SQLRow] {
+            var bindings = PostgresBindings(capacity: binds.count)
+            for bind in binds {
+                switch bind {
+                case .int(let value): bindings.append(value)
+                case .text(let value): bindings.append(value)
+                case .time(let value): bindings.append(value.date)
+                case .json(let value?): bindings.append(JSONBText(text: value.canonicalText))
+                case .json(nil), .null: bindings.appendNull()
+                case .ints(let values): bindings.append(values)
+                case .texts(let values): bindings.append(values)
+                }
+            }
+            let rows = try await session.connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: session.logger)
+            var result: [SQLRow] = []
+            for try await row in rows { result.append(SQLRow(row)) }
+            return result
+        }
+
+        /// Runs statements without results and parameters, one after the other: a statement ends
+        /// with `;` at the end of a line (the extended protocol takes one statement at a time).
+        func execute(_ sql: String) async throws {
+            for statement in Self.statements(sql) {
+                try await session.connection.query(PostgresQuery(unsafeSQL: statement), logger: session.logger)
+            }
+        }
+
+        /// The statements of a script: comment lines dropped, split at `;` ending a line.
+        static func statements(_ sql: String) -> [String] {
+            let lines = sql.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }
+            var statements: [String] = [], current = ""
+            for line in lines {
+                current += line + "\n"
+                if line.trimmingCharacters(in: .whitespaces).hasSuffix(";") {
+                    statements.append(current)
+                    current = ""
+                }
+            }
+            if !current.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { statements.append(current) }
+            return statements
+        }
+    }
+}
+
+/// A lock for tasks: `lock` suspends until the holder unlocks, first come first served.
+final class AsyncMutex: Sendable {
+    private struct State {
+        var locked = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Locked(State())
+
+    func lock() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                guard state.locked else {
+                    state.locked = true
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func unlock() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.waiters.isEmpty else {
+                state.locked = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}

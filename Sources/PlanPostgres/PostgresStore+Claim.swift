@@ -1,0 +1,194 @@
+import PlanCore
+import PlanStore
+
+extension PostgresStore {
+    /// As on SQLite, with `FOR UPDATE SKIP LOCKED`: claims on several hosts take different jobs
+    /// without waiting for each other. A rate-limited queue's row is locked by the claim that
+    /// counts its window, so its limit holds across hosts.
+    public func claim(_ request: ClaimRequest, now: Timestamp) async throws(StoreError) -> ClaimBatch {
+        let expiry = now.adding(PlanDuration(request.duration))
+        let owner = request.owner
+        let (rows, records, begun, nextRunAt) = try await commit { transaction -> ([SQLRow], [Int64: [String: StepRecord]], [Int64: String], Timestamp?) in
+            let dueNow = try await transaction.dueQueues(now: now).filter { request.queues?.contains($0) ?? true }
+            let allowances = try await transaction.rateAllowances(of: dueNow, now: now)
+            let due = dueNow.filter { (allowances[$0]?.allowed ?? 1) > 0 }
+            var claimed: [(order: (Int64, Int64, Int64), row: SQLRow)] = []
+            for (queue, granted) in due.isEmpty ? [] : request.grants(due) where granted > 0 {
+                let limit = min(granted, allowances[queue]?.allowed ?? granted)
+                let rows = try await transaction.query(
+                    """
+                    UPDATE jobs SET state = 'running', lease_token = lease_token + 1, runs = runs + 1,
+                        lease_owner = $1, lease_host = $2, lease_boot_id = $3, lease_pid = $4, lease_pid_start = $5,
+                        lease_expires_at = $6, updated_at = $7
+                    WHERE id IN (
+                        SELECT id FROM jobs WHERE state = 'pending' AND queue = $8 AND run_at <= $7
+                        AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $8 AND paused = 1)
+                        ORDER BY priority, run_at, id LIMIT $9 FOR UPDATE SKIP LOCKED)
+                    RETURNING id, queue, priority, run_at, lease_token, runs, plan
+                    """,
+                    [.text(owner.label), .text(owner.host), .text(owner.bootID), .int(Int64(owner.pid)), .int(owner.pidStart),
+                     .time(expiry), .time(now), .text(queue), .int(Int64(limit))])
+                claimed += try rows.map { row in
+                    ((try row.int("priority"), try row.time("run_at")?.millisecondsSinceEpoch ?? 0, try row.int("id")), row)
+                }.sorted { $0.order < $1.order }
+                if allowances[queue] != nil, !rows.isEmpty {
+                    try await transaction.query("INSERT INTO queue_starts (queue, at) SELECT $1, $2 FROM generate_series(1, $3)",
+                                                [.text(queue), .time(now), .int(Int64(rows.count))])
+                    try await transaction.query("UPDATE queues SET rate_used = rate_used + $1 WHERE name = $2", [.int(Int64(rows.count)), .text(queue)])
+                }
+            }
+            guard !claimed.isEmpty else {
+                let next = [try await transaction.nextRunAt(queues: request.queues, after: now)] + allowances.values.map(\.freesAt)
+                return ([], [:], [:], next.compactMap { $0 }.min())
+            }
+            let ids = try claimed.map { entry in try entry.row.int("id") }
+            try await transaction.query(
+                """
+                INSERT INTO job_events (id, job_id, at, kind, detail)
+                SELECT $1 + row_number() OVER (ORDER BY id) - 1, id, $2, 'claimed',
+                       jsonb_build_object('owner', lease_owner, 'run', runs, 'token', lease_token)
+                FROM jobs WHERE id = ANY($3) ORDER BY id
+                """, [.int(try await transaction.historyPositions(claimed.count)), .time(now), .ints(ids)])
+            let claimedBefore = try claimed.filter { entry in try entry.row.int("lease_token") > 1 }.map { entry in try entry.row.int("id") }
+            let records = claimedBefore.isEmpty ? [:] : try await transaction.stepRecords(jobIDs: claimedBefore)
+            let begun = request.beginFirstSteps ? try await transaction.beginFirstSteps(of: ids, now: now) : [:]
+            return (claimed.map(\.row), records, begun, nil)
+        }
+        var leases: [Lease] = []
+        var unreadable: [(id: Lease.ID, problem: String)] = []
+        for row in rows {
+            let id = Lease.ID(jobID: try row.int("id"), token: try row.int("lease_token"))
+            do {
+                guard let stored = try row.json("plan") else { throw StoreError.corruptValue("the plan is NULL") }
+                let plan = try PlanDescription.decode(stored, newKey: { "" })
+                leases.append(Lease(id: id, queue: try row.text("queue"), priority: Int(try row.int("priority")),
+                                    runAt: (try row.time("run_at") ?? now).iso8601, runs: Int(try row.int("runs")), plan: plan,
+                                    records: records[id.jobID] ?? [:], begunStep: begun[id.jobID], store: self))
+            } catch {
+                unreadable.append((id, "\(error)"))
+            }
+        }
+        // A plan this planq cannot read ends its job failed, as on SQLite.
+        for job in unreadable {
+            let error = ErrInfo(code: .planUnreadable, message: "the stored plan cannot be read: \(job.problem)", retryable: false)
+            try await commit([.finished(.failed(error), at: now)], of: job.id)
+        }
+        return ClaimBatch(leases: leases, nextRunAt: nextRunAt)
+    }
+
+    public func expireLeases(now: Timestamp) async throws(StoreError) -> [Int64] {
+        try await commit { transaction in
+            let rows = try await transaction.query(
+                """
+                UPDATE jobs SET state = 'pending', updated_at = $1, lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL,
+                    lease_pid = NULL, lease_pid_start = NULL, lease_expires_at = NULL
+                WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at <= $1 ORDER BY id FOR UPDATE SKIP LOCKED)
+                RETURNING id, lease_token
+                """, [.time(now)])
+            var ids: [Int64] = []
+            for row in rows.sorted(by: { (try? $0.int("id")) ?? 0 < (try? $1.int("id")) ?? 0 }) {
+                let id = try row.int("id")
+                try await transaction.event(id, .leaseExpired, at: now, ["reason": "the lease expired", "token": .integer(try row.int("lease_token"))])
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+
+    public func recoverDeadOwners(me: LeaseOwner, now: Timestamp) async throws(StoreError) -> [Int64] {
+        try await commit { transaction in
+            var recovered: [Int64] = []
+            let rows = try await transaction.query(
+                "SELECT id, lease_token, lease_boot_id, lease_pid, lease_pid_start FROM jobs WHERE state = 'running' AND lease_host = $1 ORDER BY id",
+                [.text(me.host)])
+            for row in rows {
+                guard let reason = me.deathReason(ofBootID: try row.optionalText("lease_boot_id") ?? "", pid: Int32(try row.optionalInt("lease_pid") ?? 0),
+                                                  pidStart: try row.optionalInt("lease_pid_start") ?? 0)
+                else { continue }
+                let (id, token) = (try row.int("id"), try row.int("lease_token"))
+                let changed = try await transaction.query(
+                    """
+                    UPDATE jobs SET state = 'pending', updated_at = $1, lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL,
+                        lease_pid = NULL, lease_pid_start = NULL, lease_expires_at = NULL
+                    WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id
+                    """, [.time(now), .int(id), .int(token)])
+                guard !changed.isEmpty else { continue }
+                try await transaction.event(id, .leaseExpired, at: now, ["reason": .string(reason), "token": .integer(token)])
+                recovered.append(id)
+            }
+            return recovered
+        }
+    }
+}
+
+extension PostgresSession.Transaction {
+    /// The unpaused queues with due pending jobs.
+    func dueQueues(now: Timestamp) async throws -> [String] {
+        try await query(
+            """
+            SELECT name FROM queues q WHERE paused = 0
+            AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= $1)
+            ORDER BY name
+            """, [.time(now)]).map { row in try row.text("name") }
+    }
+
+    /// As on SQLite: of `queues`, those with a rate, how many may start now and when the next
+    /// start frees up. Their rows stay locked until the claim commits.
+    func rateAllowances(of queues: [String], now: Timestamp) async throws -> [String: (allowed: Int, freesAt: Timestamp?)] {
+        var allowances: [String: (allowed: Int, freesAt: Timestamp?)] = [:]
+        for row in try await query(
+            "SELECT name, rate_limit, rate_period_ms, rate_used FROM queues WHERE rate_limit IS NOT NULL AND name = ANY($1) ORDER BY name FOR UPDATE",
+            [.texts(queues)])
+        {
+            let queue = try row.text("name")
+            let period = try row.int("rate_period_ms")
+            let windowStart = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - period)
+            var used = try row.int("rate_used")
+            let gone = try await query("DELETE FROM queue_starts WHERE queue = $1 AND at <= $2 RETURNING 1 AS gone", [.text(queue), .time(windowStart)])
+            if !gone.isEmpty {
+                used -= Int64(gone.count)
+                try await query("UPDATE queues SET rate_used = $1 WHERE name = $2", [.int(used), .text(queue)])
+            }
+            let allowed = Int(try row.int("rate_limit") - used)
+            guard allowed <= 0 else {
+                allowances[queue] = (allowed, nil)
+                continue
+            }
+            let oldest = try await query("SELECT min(at) AS oldest FROM queue_starts WHERE queue = $1", [.text(queue)])[0].time("oldest")
+            allowances[queue] = (0, oldest.map { Timestamp(millisecondsSinceEpoch: $0.millisecondsSinceEpoch + period) })
+        }
+        return allowances
+    }
+
+    /// Begins execution 1 of the first step of the jobs `ids` claimed for the first time whose
+    /// first step is a single call, as `beginStep` would; those steps by job.
+    func beginFirstSteps(of ids: [Int64], now: Timestamp) async throws -> [Int64: String] {
+        let rows = try await query(
+            """
+            INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
+            SELECT id, plan #>> '{steps,0,id}', 1, $1, lease_token, $2 + row_number() OVER (ORDER BY id) - 1 FROM jobs
+            WHERE id = ANY($3) AND lease_token = 1 AND state = 'running'
+                AND plan #>> '{steps,0,id}' IS NOT NULL AND plan #> '{steps,0,each}' IS NULL
+            ORDER BY id
+            RETURNING job_id, step_id
+            """, [.time(now), .int(try await historyPositions(ids.count)), .ints(ids)])
+        return Dictionary(uniqueKeysWithValues: try rows.map { row in (try row.int("job_id"), try row.text("step_id")) })
+    }
+
+    /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is not due yet.
+    func nextRunAt(queues: [String]?, after now: Timestamp) async throws -> Timestamp? {
+        try await query(
+            """
+            SELECT min(run_at) AS next FROM jobs j WHERE state = 'pending' AND run_at > $1
+            AND ($2::text[] IS NULL OR queue = ANY($2))
+            AND EXISTS (SELECT 1 FROM queues q WHERE q.name = j.queue AND q.paused = 0)
+            """, [.time(now), queues.map(SQLBind.texts) ?? .null])[0].time("next")
+    }
+
+    /// The unpaused queues (of `queues`, when given).
+    func unpausedQueues(_ queues: [String]?) async throws -> [String] {
+        let unpaused = try await query("SELECT name FROM queues WHERE paused = 0 ORDER BY name").map { row in try row.text("name") }
+        guard let queues else { return unpaused }
+        return unpaused.filter(queues.contains)
+    }
+}

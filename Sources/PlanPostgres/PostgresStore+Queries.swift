@@ -1,0 +1,185 @@
+import PlanCore
+import PlanStore
+
+extension PostgresStore {
+    static let summaryColumns = """
+        id, idempotency_key, queue, priority, state, runs, run_at, created_at, finished_at, last_error ->> 'code' AS error_code
+        """
+
+    static func summary(_ row: SQLRow) throws -> JobSummary {
+        JobSummary(id: try row.int("id"), idempotencyKey: try row.text("idempotency_key"), queue: try row.text("queue"),
+                   priority: Int(try row.int("priority")), state: try row.state(), runs: Int(try row.int("runs")),
+                   runAt: try row.iso("run_at") ?? "", createdAt: try row.iso("created_at") ?? "", finishedAt: try row.iso("finished_at"),
+                   errorCode: try row.optionalText("error_code").map(ErrorCode.init(rawValue:)))
+    }
+
+    public func list(_ filter: JobFilter, limit: Int) async throws(StoreError) -> [JobSummary] {
+        try await read { transaction in
+            try await transaction.query(
+                """
+                SELECT \(Self.summaryColumns) FROM jobs
+                WHERE ($1::text[] IS NULL OR state = ANY($1)) AND ($2::text IS NULL OR queue = $2)
+                    AND ($3::text IS NULL OR left(idempotency_key, length($3)) = $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+                ORDER BY id DESC LIMIT $5
+                """,
+                [filter.states.map { .texts($0.map(\.rawValue)) } ?? .null, .optionalText(filter.queue), .optionalText(filter.keyPrefix),
+                 .optionalTime(filter.createdBefore), .int(Int64(limit))]
+            ).map(Self.summary)
+        }
+    }
+
+    public func state(of reference: JobReference) async throws(StoreError) -> JobState {
+        try await read { transaction in try await self.resolve(reference, transaction).state }
+    }
+
+    public func detail(_ reference: JobReference) async throws(StoreError) -> JobDetail {
+        // One snapshot: the job, its steps and its history as of one moment.
+        try await commit { transaction in
+            try await transaction.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            let id = try await self.resolve(reference, transaction).id
+            let row = try await transaction.query("SELECT \(Self.summaryColumns), plan, result, last_error FROM jobs WHERE id = $1", [.int(id)])[0]
+            guard let plan = try row.json("plan") else { throw StoreError.corruptValue("job \(id) has no plan") }
+            let steps = try await Self.steps(of: id, plan: plan, transaction)
+            let events = try await transaction.query("SELECT at, kind, detail FROM job_history WHERE job_id = $1 ORDER BY event_id", [.int(id)])
+                .map { row in JobEvent(at: try row.iso("at") ?? "", kind: try row.eventKind(), detail: try row.json("detail")) }
+            return JobDetail(summary: try Self.summary(row), plan: plan, result: try row.json("result"),
+                             error: try row.json("last_error"), steps: steps, events: events)
+        }
+    }
+
+    /// As on SQLite: every step of `plan` in order, each `each` element after its step, then any
+    /// other step key with executions, where each stands from its latest execution.
+    static func steps(of id: Int64, plan: JSONValue, _ transaction: PostgresSession.Transaction) async throws -> [StepSummary] {
+        var rows: [String: (current: [SQLRow], setAside: Bool)] = [:]
+        var keys: [String] = []
+        for row in try await transaction.query(
+            "SELECT step_id, attempt, outcome, output, error, started_at, finished_at, superseded FROM step_results WHERE job_id = $1 ORDER BY id",
+            [.int(id)])
+        {
+            let key = try row.text("step_id")
+            if rows[key] == nil { keys.append(key) }
+            if try row.int("superseded") == 1 { rows[key, default: ([], false)].setAside = true } else { rows[key, default: ([], false)].current.append(row) }
+        }
+        let planned = plan[JSONPointer(tokens: ["steps"])]?.arrayValue?.compactMap { $0[JSONPointer(tokens: ["id"])]?.stringValue } ?? []
+        var ordered: [String] = []
+        for step in planned {
+            ordered.append(step)
+            ordered += keys.filter { $0.hasPrefix(step + "[") && $0.hasSuffix("]") }
+        }
+        ordered += keys.filter { !ordered.contains($0) }
+        return try ordered.map { key in
+            let executions = rows[key]?.current ?? []
+            guard let last = executions.last else {
+                return StepSummary(id: key, state: rows[key]?.setAside == true ? .setAside : .notStarted, outcome: nil, attempts: 0, output: nil, error: nil)
+            }
+            let outcome = try last.optionalText("outcome").map { text in
+                guard let outcome = StepOutcome(rawValue: text) else { throw StoreError.corruptValue("step outcome \(text.quoted)") }
+                return outcome
+            }
+            let state: StepSummary.State = switch outcome {
+            case nil: .running
+            case .ok?: .ok
+            case .error?: .failed
+            case .cancelled?: .cancelled
+            }
+            let output = try executions.first { try $0.optionalText("outcome") == "ok" }?.json("output")
+            return StepSummary(id: key, state: state, outcome: outcome, attempts: executions.count, output: output, error: try last.json("error"),
+                               startedAt: try last.iso("started_at"), finishedAt: try last.iso("finished_at"))
+        }
+    }
+
+    public func stats(now: Timestamp) async throws(StoreError) -> StoreStats {
+        try await commit { transaction in
+            try await transaction.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            var counts: [String: [JobState: Int]] = [:]
+            for row in try await transaction.query("SELECT queue, state, count(*) AS jobs FROM jobs GROUP BY queue, state") {
+                counts[try row.text("queue"), default: [:]][try row.state()] = Int(try row.int("jobs"))
+            }
+            var oldest: [String: Timestamp] = [:]
+            for row in try await transaction.query(
+                "SELECT queue, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= $1 GROUP BY queue", [.time(now)]) {
+                oldest[try row.text("queue")] = try row.time("oldest")
+            }
+            var queues: [QueueStats] = []
+            for row in try await transaction.query("SELECT name, paused, max_pending, rate_limit, rate_period_ms FROM queues ORDER BY name") {
+                let name = try row.text("name")
+                var rate: QueueRate?, heldUntil: Timestamp?
+                if let limit = try row.optionalInt("rate_limit"), let period = try row.optionalInt("rate_period_ms") {
+                    rate = QueueRate(limit: Int(limit), period: PlanDuration(milliseconds: period))
+                    let window = try await transaction.query(
+                        "SELECT count(*) AS used, min(at) AS oldest FROM queue_starts WHERE queue = $1 AND at > $2",
+                        [.text(name), .time(Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - period))])[0]
+                    if try window.int("used") >= limit, let first = try window.time("oldest") {
+                        heldUntil = Timestamp(millisecondsSinceEpoch: first.millisecondsSinceEpoch + period)
+                    }
+                }
+                queues.append(QueueStats(queue: name, paused: try row.int("paused") == 1, maxPending: try row.optionalInt("max_pending").map(Int.init),
+                                         counts: counts[name] ?? [:], rate: rate, heldUntil: heldUntil,
+                                         oldestDueSeconds: oldest[name].map { Double(now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) / 1000 }))
+            }
+            let finished = try await transaction.query(
+                "SELECT count(*) AS jobs FROM jobs WHERE finished_at >= $1",
+                [.time(Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - 60_000))])[0].int("jobs")
+            return StoreStats(queues: queues, finishedLastMinute: Int(finished))
+        }
+    }
+
+    public func capabilities() async throws(StoreError) -> [RegisteredCapability] {
+        try await read { transaction in
+            try await transaction.query("SELECT name, worker, registered_at FROM capabilities ORDER BY name").map { row in
+                RegisteredCapability(name: try row.text("name"), worker: try row.text("worker"), registeredAt: try row.iso("registered_at") ?? "")
+            }
+        }
+    }
+
+    public func events(_ filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> (events: [HistoryEvent], cursor: EventCursor) {
+        try await commit { transaction in
+            // One snapshot: the cursor covers exactly the events read.
+            try await transaction.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            let jobID = try await filter.job.asyncMap { try await self.resolve($0, transaction).id }
+            let next = try await transaction.query(
+                """
+                SELECT (SELECT last FROM history_sequence WHERE id = 1) AS last,
+                    coalesce((SELECT min(s.id) FROM jobs j JOIN step_results s ON s.job_id = j.id
+                              WHERE j.state IN ('running', 'pending') AND s.finished_at IS NULL),
+                             (SELECT coalesce(max(id), 0) + 1 FROM step_results)) AS floor
+                """)[0]
+            let newCursor = EventCursor(lastEventID: try next.int("last"), stepRowFloor: try next.int("floor"))
+            let recentJobs = cursor == nil ? "" : """
+                AND h.job_id IN (SELECT job_id FROM job_events WHERE id > $4 UNION SELECT job_id FROM step_results WHERE id >= $5)
+                """
+            let order = cursor == nil ? "DESC" : "ASC"
+            let rows = try await transaction.query(
+                """
+                SELECT h.event_id, h.job_id, h.idempotency_key, j.queue, h.at, h.kind, h.detail
+                FROM job_history h JOIN jobs j ON j.id = h.job_id
+                WHERE ($1::bigint IS NULL OR h.job_id = $1) AND ($2::text IS NULL OR j.queue = $2) AND ($3::timestamptz IS NULL OR h.at >= $3)
+                    AND h.event_id > $4 AND h.event_id <= $6 AND $5::bigint IS NOT NULL \(recentJobs)
+                ORDER BY h.event_id \(order) LIMIT $7
+                """,
+                [jobID.map { .int($0) } ?? .null, .optionalText(filter.queue), .optionalTime(filter.since),
+                 .int(cursor?.lastEventID ?? 0), .int(cursor?.stepRowFloor ?? 0), .int(newCursor.lastEventID), .int(Int64(limit))])
+            var events = try rows.map { row in
+                HistoryEvent(eventID: try row.int("event_id"), jobID: try row.int("job_id"), idempotencyKey: try row.text("idempotency_key"),
+                             queue: try row.text("queue"), at: try row.iso("at") ?? "", kind: try row.eventKind(), detail: try row.json("detail"))
+            }
+            if cursor == nil { events.reverse() }
+            if let cursor, events.count == limit, let last = events.last {
+                return (events, EventCursor(lastEventID: last.eventID, stepRowFloor: cursor.stepRowFloor))
+            }
+            return (events, newCursor)
+        }
+    }
+}
+
+extension SQLRow {
+    /// A time column as planq's stored text (RFC 3339, UTC, milliseconds); `nil` when NULL.
+    func iso(_ name: String) throws(StoreError) -> String? { try time(name)?.iso8601 }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

@@ -1,0 +1,147 @@
+import PlanCore
+import PlanStore
+
+extension PostgresStore {
+    public func enqueue(_ plans: [PlanDescription], now: Timestamp) async throws(StoreError) -> [EnqueueResult] {
+        try await commit { transaction in
+            var results: [EnqueueResult] = []
+            for plan in plans { results.append(try await Self.insert(plan, transaction, now: now)) }
+            return results
+        }
+    }
+
+    static func insert(_ plan: PlanDescription, _ transaction: PostgresSession.Transaction, now: Timestamp) async throws -> EnqueueResult {
+        let runAt: Timestamp = switch plan.start {
+        case .delay(let delay)?: now.adding(delay)
+        case .runAt(let time)?: time
+        case nil: now
+        }
+        let inserted = try await transaction.query(
+            """
+            INSERT INTO jobs (idempotency_key, queue, priority, state, run_at, created_at, updated_at, plan)
+            VALUES ($1, $2, $3, 'pending', $4, $5, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+            """,
+            [.text(plan.idempotencyKey), .text(plan.queue), .int(Int64(plan.priority)), .time(runAt), .time(now), .json(plan.json)])
+        guard let id = try inserted.first?.int("id") else {
+            let existing = try await transaction.query("SELECT id FROM jobs WHERE idempotency_key = $1", [.text(plan.idempotencyKey)])[0].int("id")
+            return EnqueueResult(id: existing, idempotencyKey: plan.idempotencyKey, created: false)
+        }
+        try await admit(to: plan.queue, transaction)
+        try await transaction.event(id, .enqueued, at: now, ["queue": .string(plan.queue), "run_at": .string(runAt.iso8601)])
+        return EnqueueResult(id: id, idempotencyKey: plan.idempotencyKey, created: true)
+    }
+
+    /// Makes sure the queue has its row, and throws `queueFull` when the job just inserted took it
+    /// over its `max_pending` limit. The queue's row is locked until the transaction ends, so
+    /// enqueues on several hosts count one after the other.
+    private static func admit(to queue: String, _ transaction: PostgresSession.Transaction) async throws {
+        try await transaction.query("INSERT INTO queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [.text(queue)])
+        let row = try await transaction.query("SELECT max_pending FROM queues WHERE name = $1 FOR UPDATE", [.text(queue)])[0]
+        guard let limit = try row.optionalInt("max_pending") else { return }
+        let pending = try await transaction.query(
+            "SELECT count(*) AS pending FROM jobs WHERE queue = $1 AND state = 'pending'", [.text(queue)])[0].int("pending")
+        if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }
+    }
+
+    public func commit(_ writes: [RunWrite], of lease: Lease.ID) async throws(StoreError) {
+        try await commit { transaction in
+            for write in writes { try await Self.perform(write, of: lease, transaction) }
+        }
+    }
+
+    static func perform(_ write: RunWrite, of lease: Lease.ID, _ transaction: PostgresSession.Transaction) async throws {
+        let (job, token) = (SQLBind.int(lease.jobID), SQLBind.int(lease.token))
+        switch write {
+        case .stepStarted(let stepKey, let attempt, let now):
+            // Only while the lease is unexpired, besides its token (as on SQLite).
+            let position = try await transaction.historyPositions(1)
+            try transaction.requireOne(try await transaction.query(
+                """
+                INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
+                SELECT $1, $2, $3, $4, $5, $6
+                WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $5 AND state = 'running' AND lease_expires_at > $4)
+                RETURNING id
+                """, [job, .text(stepKey), .int(Int64(attempt)), .time(now), token, .int(position)]), lease)
+        case .stepFinished(let stepKey, let attempt, let outcome, let now):
+            let (output, error): (JSONValue?, ErrInfo?) = switch outcome {
+            case .success(let value): (value, nil)
+            case .failure(let error): (nil, error)
+            }
+            let position = try await transaction.historyPositions(1)
+            try transaction.requireOne(try await transaction.query(
+                """
+                UPDATE step_results SET outcome = $1, output = $2, error = $3, finished_at = $4, finished_event = $9
+                WHERE job_id = $5 AND step_id = $6 AND attempt = $7 AND superseded = 0 AND outcome IS NULL
+                AND EXISTS (SELECT 1 FROM jobs WHERE id = $5 AND lease_token = $8 AND state = 'running')
+                RETURNING id
+                """, [.text(StepOutcome(outcome).rawValue), .json(output), .json(error?.json), .time(now), job, .text(stepKey),
+                      .int(Int64(attempt)), token, .int(position)]), lease)
+        case .finished(let outcome, let now):
+            let (state, result, error, kind): (JobState, JSONValue?, ErrInfo?, EventKind) = switch outcome {
+            case .succeeded(let value): (.succeeded, value, nil, .succeeded)
+            case .failed(let error): (.failed, nil, error, .failed)
+            case .cancelled(let error): (.cancelled, nil, error, .cancelled)
+            }
+            try transaction.requireOne(try await transaction.query(
+                """
+                UPDATE jobs SET state = $1, result = $2, last_error = $3, finished_at = $4, updated_at = $4, cancel_requested = 0,
+                    lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
+                    lease_expires_at = NULL
+                WHERE id = $5 AND lease_token = $6 AND state = 'running' RETURNING id
+                """, [.text(state.rawValue), .json(result), .json(error?.json), .time(now), job, token]), lease)
+            try await transaction.event(lease.jobID, kind, at: now, error.map { ["error": $0.json] })
+        case .rescheduled(let runAt, let error, let now):
+            try transaction.requireOne(try await transaction.query(
+                """
+                UPDATE jobs SET state = 'pending', run_at = $1, last_error = $2, updated_at = $3,
+                    lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
+                    lease_expires_at = NULL
+                WHERE id = $4 AND lease_token = $5 AND state = 'running' RETURNING id
+                """, [.time(runAt), .json(error.json), .time(now), job, token]), lease)
+            try await transaction.event(lease.jobID, .retryScheduled, at: now, ["run_at": .string(runAt.iso8601), "error": error.json])
+        case .released(let now):
+            try transaction.requireOne(try await transaction.query(
+                """
+                UPDATE jobs SET state = 'pending', runs = runs - 1, updated_at = $1,
+                    lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
+                    lease_expires_at = NULL
+                WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id
+                """, [.time(now), job, token]), lease)
+            try await transaction.query(
+                """
+                UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, $1)
+                WHERE job_id = $2 AND lease_token = $3 AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
+                """, [.time(now), job, token])
+            try await transaction.event(lease.jobID, .released, at: now, ["token": .integer(lease.token)])
+        }
+    }
+
+    public func heartbeat(_ lease: Lease.ID, duration: Duration, now: Timestamp) async throws(StoreError) -> Heartbeat {
+        try await commit { transaction in
+            let held = try await transaction.query(
+                "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id",
+                [.time(now.adding(PlanDuration(duration))), .int(lease.jobID), .int(lease.token)])
+            let cancel = try await transaction.query("SELECT cancel_requested FROM jobs WHERE id = $1", [.int(lease.jobID)]).first
+            return Heartbeat(leaseHeld: held.count == 1, cancelRequested: try cancel?.int("cancel_requested") == 1)
+        }
+    }
+}
+
+extension PostgresSession.Transaction {
+    /// What the journals of jobs `ids` hold, by job and step key.
+    func stepRecords(jobIDs ids: [Int64]) async throws -> [Int64: [String: StepRecord]] {
+        var records: [Int64: [String: StepRecord]] = [:]
+        for row in try await query(
+            "SELECT job_id, step_id, outcome, output, error FROM step_results WHERE job_id = ANY($1) AND superseded = 0 ORDER BY job_id, step_id, attempt",
+            [.ints(ids)])
+        {
+            let (job, key) = (try row.int("job_id"), try row.text("step_id"))
+            var record = records[job, default: [:]][key, default: StepRecord()]
+            record.attempts += 1
+            if try row.optionalText("outcome") == StepOutcome.ok.rawValue { record.output = try row.json("output") }
+            if let error = try row.json("error") { record.lastError = ErrInfo(json: error) }
+            records[job, default: [:]][key] = record
+        }
+        return records
+    }
+}

@@ -1,0 +1,145 @@
+import Logging
+import Migrations
+import PostgresNIO
+import PlanCore
+import PlanStore
+
+/// The job store in a PostgreSQL database: the same tables, history and guarantees as
+/// `SQLiteStore`, for workers on many hosts. One connection per store; its calls take turns on it,
+/// each write in a transaction of its own.
+public final class PostgresStore: JobStore {
+    let session: PostgresSession
+    public let url: PostgresURL
+
+    private init(session: PostgresSession, url: PostgresURL) {
+        self.session = session
+        self.url = url
+    }
+
+    /// Connects; with `migrate`, applies pending migrations, else refuses a database without
+    /// planq's tables (`notInitialized`).
+    public static func connect(_ url: PostgresURL, migrate: Bool, now: Timestamp = .now(),
+                               logger: Logger = Logger(label: "planq.postgres", factory: { _ in SwiftLogNoOpLogHandler() })) async throws(StoreError)
+        -> PostgresStore
+    {
+        let store = PostgresStore(session: try await PostgresSession.connect(url, logger: logger), url: url)
+        if migrate {
+            _ = try await store.migrate(now: now)
+        } else if try await store.read({ try await $0.query("SELECT (to_regclass('jobs') IS NOT NULL)::int AS ready")[0].int("ready") }) == 0 {
+            throw .notInitialized(path: url.description)
+        }
+        return store
+    }
+
+    /// Closes the connection.
+    public func close() async { await session.close() }
+
+    /// Runs `body` in a transaction of its own; returns once it committed.
+    func commit<T: Sendable>(_ body: (PostgresSession.Transaction) async throws -> T) async throws(StoreError) -> T {
+        try await session.run(transaction: true, body)
+    }
+
+    /// Runs `body` outside a transaction (each statement sees what committed before it).
+    func read<T: Sendable>(_ body: (PostgresSession.Transaction) async throws -> T) async throws(StoreError) -> T {
+        try await session.run(transaction: false, body)
+    }
+
+    static let bootstrap = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    integer     PRIMARY KEY,
+            name       text        NOT NULL,
+            checksum   text        NOT NULL,
+            applied_at timestamptz NOT NULL
+        )
+        """
+
+    public func migrationStatus() async throws(StoreError) -> [MigrationStatus] {
+        let applied = try await commit { try await Self.verifiedMigrations($0) }
+        return Migrations.postgres.map { MigrationStatus(version: $0.version, name: $0.name, appliedAt: applied[$0.version]?.iso8601) }
+    }
+
+    /// Applies pending migrations, each in a transaction that holds an advisory lock, so that
+    /// workers starting together on several hosts apply each once.
+    public func migrate(now: Timestamp) async throws(StoreError) -> [String] {
+        try await commit { transaction in
+            try await transaction.query("SELECT pg_advisory_xact_lock(7245118901)")
+            let applied = try await Self.verifiedMigrations(transaction)
+            var names: [String] = []
+            for file in Migrations.postgres where applied[file.version] == nil {
+                try await transaction.execute(file.sql)
+                try await transaction.query(
+                    "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                    [.int(Int64(file.version)), .text(file.name), .text(Migrator.checksum(file.sql)), .time(now)])
+                names.append(file.name)
+            }
+            return names
+        }
+    }
+
+    /// The recorded migrations, after checking none was edited and none is unknown to this binary.
+    private static func verifiedMigrations(_ transaction: PostgresSession.Transaction) async throws -> [Int: Timestamp] {
+        try await transaction.execute("SET LOCAL client_min_messages = warning;\n" + bootstrap)
+        var applied: [Int: Timestamp] = [:]
+        for row in try await transaction.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version") {
+            let version = Int(try row.int("version"))
+            guard let file = Migrations.postgres.first(where: { $0.version == version }) else {
+                throw StoreError.migration("the database has migration \(version) (\(try row.text("name"))), which this planq does not know; it is newer than this binary")
+            }
+            let checksum = try row.text("checksum")
+            guard Migrator.checksum(file.sql) == checksum else {
+                throw StoreError.migration("migration postgres/\(file.name) was changed after it was applied; restore the original file and add a new migration instead")
+            }
+            applied[version] = try row.time("applied_at")
+        }
+        return applied
+    }
+
+    /// `LISTEN planq_changes` on a connection of its own: the triggers on `jobs`, `queues` and
+    /// `schedules` notify it when a commit changed them, on whatever host. Consecutive
+    /// notifications arrive as one; while throttled, at most one per `StoreChanges.throttledPause`.
+    /// A lost connection is made again after a second (and counts as a change: something may have
+    /// been missed meanwhile).
+    public func changes() -> StoreChanges? {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let throttled = Locked(false)
+        let url = url, logger = session.logger
+        let listener = Task {
+            while !Task.isCancelled {
+                do {
+                    let connection = try await PostgresConnection.connect(configuration: try url.configuration, id: 2, logger: logger)
+                    defer { Task { try? await connection.close() } }
+                    continuation.yield()
+                    for try await _ in try await connection.listen("planq_changes") {
+                        continuation.yield()
+                        if throttled.withLock({ $0 }) { try await Task.sleep(for: StoreChanges.throttledPause) }
+                    }
+                } catch {
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+        continuation.onTermination = { _ in listener.cancel() }
+        return StoreChanges(stream: stream) { on in throttled.withLock { $0 = on } }
+    }
+}
+
+extension PostgresSession.Transaction {
+    /// Takes `count` consecutive places in the history; the first. The sequence's row stays locked
+    /// until this transaction ends, so places commit in the order they were taken.
+    func historyPositions(_ count: Int) async throws -> Int64 {
+        let last = try await query("UPDATE history_sequence SET last = last + $1 WHERE id = 1 RETURNING last", [.int(Int64(count))])[0].int("last")
+        return last - Int64(count) + 1
+    }
+
+    /// Appends an event to a job's history.
+    func event(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) async throws {
+        let id = try await historyPositions(1)
+        try await query("INSERT INTO job_events (id, job_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+                        [.int(id), .int(jobID), .time(now), .text(kind.rawValue), .json(detail)])
+    }
+
+    /// Throws `leaseLost` unless `rows` (a fenced statement's `RETURNING`) holds one row.
+    func requireOne(_ rows: [SQLRow], _ lease: Lease.ID) throws(StoreError) {
+        guard rows.count == 1 else { throw .leaseLost(lease) }
+    }
+}
