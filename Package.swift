@@ -105,7 +105,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "PlanStoreTests", dependencies: ["PlanStore", "PlanPostgres", "CSQLite"], swiftSettings: strict),
+        .testTarget(
+            name: "PlanStoreTests",
+            dependencies: [
+                "PlanStore", "PlanPostgres", "CSQLite",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PlanWorkerTests",
             dependencies: [
@@ -115,7 +123,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "planqTests", dependencies: ["planq", "LibraryExample", "PlanCore", "PlanStore"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "planqTests", dependencies: ["planq", "LibraryExample", "PlanCore", "PlanStore", "PlanPostgres"], exclude: ["Fixtures"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

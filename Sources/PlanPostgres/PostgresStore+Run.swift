@@ -32,12 +32,13 @@ extension PostgresStore {
     }
 
     /// Makes sure the queue has its row, and throws `queueFull` when the job just inserted took it
-    /// over its `max_pending` limit. The queue's row is locked until the transaction ends, so
-    /// enqueues on several hosts count one after the other.
+    /// over its `max_pending` limit. Enqueues to a limited queue count one after the other, on any
+    /// host, under an advisory lock on the queue's name (no right to update `queues` needed).
     private static func admit(to queue: String, _ transaction: PostgresSession.Transaction) async throws {
         try await transaction.query("INSERT INTO queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [.text(queue)])
-        let row = try await transaction.query("SELECT max_pending FROM queues WHERE name = $1 FOR UPDATE", [.text(queue)])[0]
+        let row = try await transaction.query("SELECT max_pending FROM queues WHERE name = $1", [.text(queue)])[0]
         guard let limit = try row.optionalInt("max_pending") else { return }
+        try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('planq queue ' || $1))", [.text(queue)])
         let pending = try await transaction.query(
             "SELECT count(*) AS pending FROM jobs WHERE queue = $1 AND state = 'pending'", [.text(queue)])[0].int("pending")
         if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }

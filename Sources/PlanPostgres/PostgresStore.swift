@@ -35,11 +35,13 @@ public final class PostgresStore: JobStore {
     public func close() async { await session.close() }
 
     /// Runs `body` in a transaction of its own; returns once it committed.
+    @discardableResult
     func commit<T: Sendable>(_ body: (PostgresSession.Transaction) async throws -> T) async throws(StoreError) -> T {
         try await session.run(transaction: true, body)
     }
 
     /// Runs `body` outside a transaction (each statement sees what committed before it).
+    @discardableResult
     func read<T: Sendable>(_ body: (PostgresSession.Transaction) async throws -> T) async throws(StoreError) -> T {
         try await session.run(transaction: false, body)
     }
@@ -54,15 +56,19 @@ public final class PostgresStore: JobStore {
         """
 
     public func migrationStatus() async throws(StoreError) -> [MigrationStatus] {
-        let applied = try await commit { try await Self.verifiedMigrations($0) }
+        let applied = try await read { try await Self.verifiedMigrations($0) }
         return Migrations.postgres.map { MigrationStatus(version: $0.version, name: $0.name, appliedAt: applied[$0.version]?.iso8601) }
     }
 
     /// Applies pending migrations, each in a transaction that holds an advisory lock, so that
-    /// workers starting together on several hosts apply each once.
+    /// workers starting together on several hosts apply each once. A database whose migrations
+    /// are all applied is only read: a role without the right to change the schema may connect.
     public func migrate(now: Timestamp) async throws(StoreError) -> [String] {
-        try await commit { transaction in
+        let applied = try await read { try await Self.verifiedMigrations($0) }
+        guard Migrations.postgres.contains(where: { applied[$0.version] == nil }) else { return [] }
+        return try await commit { transaction in
             try await transaction.query("SELECT pg_advisory_xact_lock(7245118901)")
+            try await transaction.execute("SET LOCAL client_min_messages = warning;\n" + Self.bootstrap)
             let applied = try await Self.verifiedMigrations(transaction)
             var names: [String] = []
             for file in Migrations.postgres where applied[file.version] == nil {
@@ -76,9 +82,12 @@ public final class PostgresStore: JobStore {
         }
     }
 
-    /// The recorded migrations, after checking none was edited and none is unknown to this binary.
+    /// The recorded migrations (none when the table is missing), after checking none was edited
+    /// and none is unknown to this binary.
     private static func verifiedMigrations(_ transaction: PostgresSession.Transaction) async throws -> [Int: Timestamp] {
-        try await transaction.execute("SET LOCAL client_min_messages = warning;\n" + bootstrap)
+        guard try await transaction.query("SELECT (to_regclass('schema_migrations') IS NOT NULL)::int AS present")[0].int("present") == 1 else {
+            return [:]
+        }
         var applied: [Int: Timestamp] = [:]
         for row in try await transaction.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version") {
             let version = Int(try row.int("version"))
@@ -109,9 +118,11 @@ public final class PostgresStore: JobStore {
                     let connection = try await PostgresConnection.connect(configuration: try url.configuration, id: 2, logger: logger)
                     defer { Task { try? await connection.close() } }
                     continuation.yield()
-                    for try await _ in try await connection.listen("planq_changes") {
-                        continuation.yield()
-                        if throttled.withLock({ $0 }) { try await Task.sleep(for: StoreChanges.throttledPause) }
+                    try await connection.listen(on: "planq_changes") { notifications in
+                        for try await _ in notifications {
+                            continuation.yield()
+                            if throttled.withLock({ $0 }) { try await Task.sleep(for: StoreChanges.throttledPause) }
+                        }
                     }
                 } catch {
                     try? await Task.sleep(for: .seconds(1))

@@ -12,5 +12,5 @@ struct Planq: AsyncParsableCommand {
             """,
         version: "planq \(Versions.planq)\nschema \(Versions.schema)\nSQLite \(Versions.sqlite)",
         subcommands: [Enqueue.self, Run.self, WorkerCommand.self, List.self, Show.self, Events.self, Workers.self, Cancel.self, Retry.self,
-                      Wait.self, Prune.self, Stats.self, QueueCommand.self, ScheduleCommand.self, Migrate.self, Capabilities.self, Check.self, Bench.self])
+                      Wait.self, Prune.self, Stats.self, QueueCommand.self, ScheduleCommand.self, Migrate.self, Capabilities.self, Check.self, Copy.self, Bench.self])
 }

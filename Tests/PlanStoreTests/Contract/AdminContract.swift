@@ -19,7 +19,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 @Suite struct AdminContract {
     @Test(arguments: StoreKind.allCases)
     func cancelFollowsTheStateRules(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "a"), samplePlan(key: "b")])
         #expect(try await store.cancel(.key("a")) == .cancelled)
@@ -32,7 +32,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func retryReplaysSuccessesAndRestoresTheAttemptBudget(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 3)])
         let id = try await run(store, steps: [("s0", .success("zero")), ("s1", .failure(boom))], end: .failed(boom))
@@ -49,7 +49,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func retryFromAStepRunsItAndEveryLaterStepAgain(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 3)])
         let id = try await run(store, steps: [("s0", .success(0)), ("s1[0]", .success(10)), ("s1", .success([10])), ("s2", .failure(boom))],
@@ -65,7 +65,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func retryRefusesJobsThatAreNotFailedOrCancelledAndUnknownSteps(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k")])
         await #expect { try await store.retry(.key("k")) } throws: { if case StoreError.wrongState = $0 { true } else { false } }
@@ -78,7 +78,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func pruneRemovesOldFinishedJobsWithTheirRowsAndNothingElse(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue((0..<5).map { samplePlan(key: "k\($0)") })
         let old = try await run(store, steps: [("s0", .success(1))], end: .succeeded(1))
@@ -97,7 +97,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func drainingSeesRunningDueAndRetryingWorkButNotPausedQueues(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         #expect(try await store.hasOutstandingWork(queues: nil, now: now) == false)
@@ -119,7 +119,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 @Suite struct QueryContract {
     @Test(arguments: StoreKind.allCases)
     func listStatsAndCapabilitiesReportWhatIsStored(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "a"), samplePlan(key: "b", queue: "mail"), samplePlan(key: "c")], now: now)
@@ -156,7 +156,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func workersAreLiveWhileSeenThenLostOrStoppedAndPrunedAfterADay(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         // Another host's workers: only their renewals tell whether they live.
@@ -196,7 +196,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func eventsReadTheHistoryAndACursorReadsOnlyWhatCommittedSince(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "a", steps: 2), samplePlan(key: "b", queue: "mail")], now: now)
@@ -227,7 +227,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
 
     @Test(arguments: StoreKind.allCases)
     func changesReportAnotherConnectionsCommit(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "first")])
         let changes = try #require(store.changes())

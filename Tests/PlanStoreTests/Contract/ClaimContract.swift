@@ -5,7 +5,7 @@ import Testing
 @Suite struct ClaimContract {
     @Test(arguments: StoreKind.allCases)
     func ordersByPriorityThenRunAtThenID(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "p5")], now: now)
@@ -20,7 +20,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func neverClaimsFutureJobsOrPausedQueues(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "future", extra: #","delay":"1h""#), samplePlan(key: "paused", queue: "held"),
@@ -36,7 +36,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func grantsSeeOnlyUnpausedQueuesWithDueJobsAndAnEmptyClaimSaysWhenTheNextIsDue(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         _ = try await store.enqueue([samplePlan(key: "a", queue: "a"), samplePlan(key: "b", queue: "b"), samplePlan(key: "c", queue: "c"),
@@ -57,7 +57,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func twoConnectionsClaimingAtOnceNeverShareAJob(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let setup = try await database.open()
         _ = try await setup.enqueue((0..<300).map { samplePlan(key: "job-\($0)") })
         let claims = try await withThrowingTaskGroup(of: [Int64].self) { group in
@@ -83,7 +83,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aClaimCanBeginTheFirstStepOfJobsClaimedForTheFirstTime(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let fanOut = #"{"version":1,"idempotency_key":"fan","steps":[{"id":"s0","call":"echo","input":{"$item":""},"each":[1,2]}]}"#
         _ = try await store.enqueue([samplePlan(key: "released"), samplePlan(key: "new"),
@@ -111,7 +111,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aReleaseSetsAsideTheFirstStepItsClaimBegan(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "job")])
         let request = ClaimRequest(owner: me, duration: .seconds(30), beginFirstSteps: true) { due in due.map { ($0, 1) } }
@@ -127,7 +127,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aJobWhosePlanCannotBeReadFailsInsteadOfBeingClaimedForever(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let id = try await store.enqueue([samplePlan(key: "k")])[0].id
         database.execute(#"UPDATE jobs SET plan = '{"version":7,"steps":[]}'"#)

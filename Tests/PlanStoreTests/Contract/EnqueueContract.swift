@@ -5,7 +5,7 @@ import Testing
 @Suite struct EnqueueContract {
     @Test(arguments: StoreKind.allCases)
     func isIdempotentByKey(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let first = try await store.enqueue([samplePlan(key: "same")])[0]
         let second = try await store.enqueue([samplePlan(key: "same", queue: "other", priority: 5)])[0]
@@ -18,7 +18,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func storesTheCanonicalPlanAndTheSchedule(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         let plan = samplePlan(key: "later", extra: #","delay":"90s""#)
@@ -32,7 +32,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aBatchIsAllOrNothing(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         try await store.setMaxPending(2, queue: "small")
         let batch = [samplePlan(key: "a", queue: "small"), samplePlan(key: "b", queue: "big"), samplePlan(key: "c", queue: "small"),
@@ -47,7 +47,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aKnownKeyReturnsItsJobEvenWhenTheQueueIsFull(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         try await store.setMaxPending(1, queue: "small")
         let first = try await store.enqueue([samplePlan(key: "a", queue: "small")])[0]
@@ -62,7 +62,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func twoConnectionsRacingOneKeyMakeOneJob(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         _ = try await database.open()
         let results = try await withThrowingTaskGroup(of: [EnqueueResult].self) { group in
             for _ in 0..<4 {

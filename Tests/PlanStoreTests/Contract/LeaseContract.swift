@@ -3,11 +3,14 @@ import PlanCore
 @testable import PlanStore
 import Testing
 
-/// Starts `sleep 60` as a real child process.
+/// Starts `sleep 60` as a real child process (its output not the test runner's: a runner waits for
+/// every holder of its pipe to end).
 private func child() throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sleep")
     process.arguments = ["60"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
     try process.run()
     return process
 }
@@ -15,7 +18,7 @@ private func child() throws -> Process {
 @Suite struct LeaseContract {
     @Test(arguments: StoreKind.allCases)
     func anExpiredLeaseIsClaimableAgainAndTheOldTokenIsRefusedEverywhere(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)], now: now)
@@ -50,7 +53,7 @@ private func child() throws -> Process {
     /// another step: the recovery, due at any moment, would begin it again.
     @Test(arguments: StoreKind.allCases)
     func noStepStartsOnAnExpiredLeaseUntilAHeartbeatRenewsIt(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)], now: now)
@@ -67,7 +70,7 @@ private func child() throws -> Process {
 
     @Test(arguments: StoreKind.allCases)
     func aDeadOwnerOnThisHostIsRecoveredAtOnceAndALiveOneIsNot(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "dead"), samplePlan(key: "alive")])
         let dying = try child(), living = try child()
@@ -89,7 +92,7 @@ private func child() throws -> Process {
 
     @Test(arguments: StoreKind.allCases)
     func aCancelRequestReachesTheHeartbeatAndTheWorker(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k"), samplePlan(key: "other")])
         let jobs = try await store.claim([("default", 2)], owner: me, lease: .seconds(30))
@@ -102,7 +105,7 @@ private func child() throws -> Process {
 
     @Test(arguments: StoreKind.allCases)
     func atMostOneCurrentSuccessPerStepEvenFromAStaleWorker(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp.now()
         _ = try await store.enqueue([samplePlan(key: "k")], now: now)
@@ -122,7 +125,7 @@ private func child() throws -> Process {
 
     @Test(arguments: StoreKind.allCases)
     func recordsStartsOutcomesAndEvents(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
         let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
@@ -147,7 +150,7 @@ private func child() throws -> Process {
 
     @Test(arguments: StoreKind.allCases)
     func writesPreparedAheadCommitWithTheNextWriteAllOrNone(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
         let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
@@ -163,7 +166,7 @@ private func child() throws -> Process {
 
     @Test(arguments: StoreKind.allCases)
     func releaseHandsTheRunBackWithoutCountingIt(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         _ = try await store.enqueue([samplePlan(key: "k", steps: 2)])
         let job = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]

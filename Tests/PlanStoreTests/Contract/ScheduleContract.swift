@@ -11,7 +11,7 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
 @Suite struct ScheduleContract {
     @Test(arguments: StoreKind.allCases)
     func schedulesAreStoredPausedResumedFiredAndRemoved(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         try await store.saveSchedule(every("tick", "10s", next: now.plus(seconds: 10)), replace: false, now: now)
@@ -41,7 +41,7 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
 
     @Test(arguments: StoreKind.allCases)
     func eachFireTimeBecomesOneJobAndCatchUpDecidesAboutMissedOnes(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let start = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         for mode in Schedule.CatchUp.allCases {
@@ -77,7 +77,7 @@ private let utc: ZoneLookup = { _ in FixedOffset() }
 @Suite struct RateContract {
     @Test(arguments: StoreKind.allCases)
     func aRateCapsStartsPerPeriodAndSaysWhenTheNextMayStart(kind: StoreKind) async throws {
-        let database = try kind.database()
+        let database = try await kind.database()
         let store = try await database.open()
         let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
         _ = try await store.enqueue((1...5).map { samplePlan(key: "q\($0)", queue: "q") } + [samplePlan(key: "free", queue: "free")], now: now)

@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import PlanCore
 import PlanPostgres
+import PostgresNIO
 @testable import PlanStore
 import Testing
 
@@ -14,10 +16,10 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     var testDescription: String { rawValue }
 
-    func database() throws -> any ContractDatabase {
+    func database() async throws -> any ContractDatabase {
         switch self {
         case .sqlite: TemporaryDatabase()
-        case .postgres: try PostgresDatabase()
+        case .postgres: try await PostgresDatabase()
         }
     }
 }
@@ -37,24 +39,32 @@ extension TemporaryDatabase: ContractDatabase {
     func open() async throws -> any JobStore { try open(groupWritable: false) }
 }
 
-/// A new, empty database on the test server, dropped when released; `psql` reads and writes beside the store.
+/// A new, empty database on the test server; `psql` reads and writes beside the store. The
+/// databases stay until the server is thrown away after the tests (scripts/with-postgres): a test
+/// that waited for a `DROP DATABASE` would hold one of the few threads every test shares.
 final class PostgresDatabase: ContractDatabase {
     struct NoServer: Error, CustomStringConvertible {
         var description: String { "PLANQ_TEST_POSTGRES is not set: run the tests with make test (or scripts/with-postgres swift test)" }
     }
 
-    let server: String
     let url: String
-    private let name = "planq_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
 
-    init() throws {
+    init() async throws {
         guard let server = ProcessInfo.processInfo.environment["PLANQ_TEST_POSTGRES"] else { throw NoServer() }
-        self.server = server
+        let name = "planq_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
         url = String(server[..<server.lastIndex(of: "/")!]) + "/" + name
-        _ = try Self.psql(server, "CREATE DATABASE \(name)")
+        let address = try PostgresURL(server)
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: address.host, port: address.port, username: address.user, password: nil, database: address.database, tls: .disable),
+            id: 0, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
     }
-
-    deinit { _ = try? Self.psql(server, "DROP DATABASE \(name) WITH (FORCE)") }
 
     func open() async throws -> any JobStore { try await PostgresStore.connect(try PostgresURL(url), migrate: true) }
 

@@ -1,0 +1,194 @@
+import Foundation
+import PlanCore
+import PlanPostgres
+import PlanStore
+import Testing
+
+/// A database on the test server (`PLANQ_TEST_POSTGRES`, started by `make test`), dropped at the end.
+final class ServerDatabase {
+    let server: String
+    let name: String
+    /// The database's URL for `user` (the server's superuser by default).
+    func url(user: String? = nil) -> String {
+        var base = String(server[..<server.lastIndex(of: "/")!])
+        if let user { base = base.replacingOccurrences(of: "://planq@", with: "://\(user)@") }
+        return base + "/" + name
+    }
+
+    init(name: String = "planq_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12), owner: String? = nil) throws {
+        guard let server = ProcessInfo.processInfo.environment["PLANQ_TEST_POSTGRES"] else {
+            throw Failure("PLANQ_TEST_POSTGRES is not set: run the tests with make test (or scripts/with-postgres swift test)")
+        }
+        self.server = server
+        self.name = name
+        try Self.psql(server, "CREATE DATABASE \(name)" + (owner.map { " OWNER \($0)" } ?? ""))
+    }
+
+    deinit { _ = try? Self.psql(server, "DROP DATABASE \(name) WITH (FORCE)") }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Runs `sql` with psql (unaligned, tuples only, stopping at the first error); its output.
+    @discardableResult
+    static func psql(_ url: String, _ sql: String) throws -> String {
+        let outcome = try Planq.run(["psql", url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], program: URL(fileURLWithPath: "/usr/bin/env"))
+        guard outcome.status == 0 else { throw Failure("psql: \(outcome.stderr)") }
+        return outcome.stdout
+    }
+}
+
+@Suite struct PostgresCommandTests {
+    /// The ```sql blocks of a README section, up to the next heading.
+    static func readmeBlocks(after heading: String) throws -> [String] {
+        let readme = try String(contentsOf: Planq.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        guard let start = readme.range(of: heading + "\n") else { return [] }
+        let section = readme[start.upperBound...]
+        let end = section.range(of: "\n#")?.lowerBound ?? section.endIndex
+        return section[..<end].components(separatedBy: "```sql\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+    }
+
+    @Test func theReadmePsqlQueriesWork() async throws {
+        let database = try ServerDatabase()
+        let workspace = Workspace()
+        #expect(try workspace.planqOn(database.url(), "enqueue", "Examples/welcome.json").status == 0)
+        #expect(try workspace.planqOn(database.url(), "enqueue", "Examples/flaky.json").status == 0)
+        let store = try await PostgresStore.connect(try PostgresURL(database.url()), migrate: false)
+        let job = try await store.claim([("default", 1)], owner: .current(), lease: .seconds(30))[0]
+        let error = ErrInfo(code: "unavailable", message: "upstream answered 503", retryable: false)
+        try await job.beginStep("prepare", attempt: 1)
+        try await job.recordStep("prepare", attempt: 1, outcome: .success(["ready": true]))
+        try await job.beginStep("upstream", attempt: 1)
+        try await job.recordStep("upstream", attempt: 1, outcome: .failure(error))
+        try await job.finish(.failed(error))
+        let plan = try PlanDescription.decode(Array(#"{"version":1,"steps":[{"id":"a","call":"echo"}]}"#.utf8), newKey: { "nightly" })
+        try await store.saveSchedule(Schedule(name: "nightly", calendar: .cron(try CronExpression("30 2 * * *")), timeZone: "Europe/Berlin",
+                                              plan: plan, nextFireAt: Timestamp(rfc3339: "2026-12-02T01:30:00Z")), replace: false, now: .now())
+        _ = try await store.fireSchedule("nightly", now: .now())
+        try await store.setRate(QueueRate("100/1m")!, queue: "default")
+        _ = try await store.enqueue([try PlanDescription.decode(Array(#"{"version":1,"steps":[{"id":"a","call":"echo"}]}"#.utf8), newKey: { "rated" })])
+        _ = try await store.claim([("default", 10)], owner: .current(), lease: .seconds(30))
+        await store.close()
+
+        let queries = try Self.readmeBlocks(after: "### Operator queries in psql")
+        #expect(queries.count == 7)
+        let outputs = try queries.map { try ServerDatabase.psql(database.url(), $0) }
+        #expect(outputs[0] == "failed|1\npending|1\nrunning|2\n", "\(outputs[0])")
+        #expect(outputs[1].contains("|enqueued|") && outputs[1].contains("|step_failed|") && outputs[1].contains("|failed|"))
+        #expect(outputs[2] == "2|example/flaky-upstream|default|unavailable|upstream answered 503\n")
+        #expect(outputs[3].contains("prepare|1|ok|") && outputs[3].contains("upstream|1|error|unavailable"))
+        #expect(outputs[4] == "default|100|60000|2\n", "\(outputs[4])")
+        #expect(outputs[5].wholeMatch(of: #/emails\|1\|[0-9]+\.[0-9]\n/#) != nil, "\(outputs[5].debugDescription)")
+        #expect(outputs[6] == "nightly|cron|30 2 * * *|Europe/Berlin|2026-12-02 01:30:00+00|1|1\n", "\(outputs[6])")
+    }
+
+    @Test func anOperatorRoleEnqueuesAndReadsButCannotRunOrChangeJobs() throws {
+        let server = try ServerDatabase(name: "planq_roles_probe")
+        let roles = try Self.readmeBlocks(after: "## PostgreSQL")
+        #expect(roles.count == 2)
+        // The README's first block, as a superuser; its database is this test's.
+        try ServerDatabase.psql(server.server, roles[0].replacingOccurrences(of: "CREATE DATABASE planq OWNER planq_worker;\n", with: ""))
+        defer { _ = try? ServerDatabase.psql(server.server, "DROP DATABASE IF EXISTS planq_roles WITH (FORCE); DROP ROLE IF EXISTS planq_operator; DROP ROLE IF EXISTS planq_worker") }
+        let database = try ServerDatabase(name: "planq_roles", owner: "planq_worker")
+        let workspace = Workspace()
+        let worker = database.url(user: "planq_worker"), reader = database.url(user: "planq_operator")
+        #expect(try workspace.planqOn(worker, "migrate").status == 0)
+        try ServerDatabase.psql(worker, roles[1])
+
+        let enqueued = try workspace.planqOn(reader, "enqueue", "Examples/welcome.json")
+        #expect(enqueued.status == 0 && enqueued.stdout == "1\n", "\(enqueued.stderr)")
+        #expect(try workspace.planqOn(reader, "list").stdout.contains("example/welcome-ada"))
+        let cancel = try workspace.planqOn(reader, "cancel", "1")
+        #expect(cancel.status != 0 && cancel.stderr.contains("permission denied"), "\(cancel.stderr)")
+        let refused = try workspace.planqOn(reader, "worker", "--drain")
+        #expect(refused.status != 0 && refused.stderr.contains("permission denied"), "\(refused.stderr)")
+
+        let ran = try workspace.planqOn(worker, "worker", "--drain")
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(try workspace.planqOn(reader, "show", "1").stdout.contains("state succeeded"))
+    }
+
+    @Test func jobsEnqueuedByAnotherProcessStartAtOnceInAWorkerWaitingOnTheServer() async throws {
+        let database = try ServerDatabase()
+        let workspace = Workspace()
+        let worker = try WorkerProcess(workspace, ["--db", database.url()])
+        #expect(await eventually { worker.log.contains("wakeups=store changes") })
+        // Five jobs, 300 ms apart: a worker polling every second would start them half a second
+        // late on average; woken by NOTIFY, each starts within milliseconds of its commit.
+        for index in 1...5 {
+            let enqueued = try workspace.planqOn(database.url(), "enqueue", "-", input: planJSON([#"{"id":"a","call":"echo","input":1}"#], #","idempotency_key":"n\#(index)""#))
+            #expect(enqueued.status == 0, "\(enqueued.stderr)")
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(await eventually(timeout: .seconds(10)) { (try? ServerDatabase.psql(database.url(), "SELECT count(*) FROM jobs WHERE state = 'succeeded'")) == "5\n" })
+        let latencies = try ServerDatabase.psql(database.url(), """
+            SELECT round(extract(epoch FROM c.at - e.at) * 1000) FROM job_events e JOIN job_events c ON c.job_id = e.job_id AND c.kind = 'claimed'
+            WHERE e.kind = 'enqueued' ORDER BY 1
+            """).split(separator: "\n").compactMap { Double($0) }
+        #expect(latencies.count == 5 && latencies[2] < 250, "enqueue to claim, ms: \(latencies)")
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit() == 0)
+        let history = try ServerDatabase.psql(database.url(), "SELECT kind FROM job_history WHERE idempotency_key = 'n1' ORDER BY event_id")
+        #expect(history == "enqueued\nclaimed\nstep_started\nstep_succeeded\nsucceeded\n", "\(history)")
+    }
+}
+
+@Suite struct CopyCommandTests {
+    @Test func aDatabaseMovedMidLifeFinishesItsJobsOnTheOtherSideWithNoStepRunTwice() async throws {
+        let workspace = Workspace()
+        let log = workspace.path("effects.log")
+        // Each job: a step, a pause, then a side effect that appends the job's key once per run of that step.
+        for index in 1...24 {
+            let plan = planJSON([#"{"id":"a","call":"echo","input":\#(index)}"#, #"{"id":"b","call":"sleep","input":{"for":"400ms"}}"#,
+                                 shellStep("c", "echo j\(index) >> \(log)")], #","idempotency_key":"j\#(index)""#)
+            try workspace.enqueue(plan)
+        }
+        let first = try WorkerProcess(workspace, ["--concurrency", "2", "--allow-exec", "/bin/sh"])
+        #expect(try await eventually { try workspace.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'") >= 4 })
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit() == 0)
+        let done = try workspace.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+        #expect(done < 24, "mid-life: some jobs are still to run")
+        let events = try workspace.sqlite3("SELECT event_id || ' ' || kind FROM job_history ORDER BY event_id")
+
+        let database = try ServerDatabase()
+        let copied = try await Planq.run(["copy", "--from", workspace.db, "--to", database.url()])
+        #expect(copied.status == 0 && copied.stdout.hasPrefix("copied "), "\(copied.stderr)")
+        let again = try await Planq.run(["copy", "--from", workspace.db, "--to", database.url()])
+        #expect(again.status == 1 && again.stderr.contains("writes only into an empty database"), "\(again.stderr)")
+        // The history came over as it was: the same positions and kinds.
+        let moved = try ServerDatabase.psql(database.url(), "SELECT event_id || ' ' || kind FROM job_history ORDER BY event_id")
+        #expect(moved == events)
+
+        let second = try workspace.planqOn(database.url(), "worker", "--drain", "--concurrency", "4", "--allow-exec", "/bin/sh")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try ServerDatabase.psql(database.url(), "SELECT count(*) FROM jobs WHERE state = 'succeeded'") == "24\n")
+        let effects = workspace.read("effects.log").split(separator: "\n").map(String.init)
+        #expect(effects.count == 24 && Set(effects).count == 24, "each job's side effect ran once: \(effects.sorted())")
+        #expect(try ServerDatabase.psql(database.url(), """
+            SELECT count(*) FROM (SELECT job_id, step_id FROM step_results WHERE outcome = 'ok' GROUP BY job_id, step_id HAVING count(*) > 1) twice
+            """) == "0\n")
+        let total = Int(try ServerDatabase.psql(database.url(), "SELECT count(*) FROM job_history").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(total > moved.split(separator: "\n").count, "new events after the copied ones")
+
+        // And back: the finished history reads the same in a new SQLite file.
+        let back = workspace.path("back.db")
+        #expect(try await Planq.run(["copy", "--from", database.url(), "--to", back]).status == 0)
+        let listed = try await Planq.run(["list", "--json", "--limit", "100", "--db", back]).stdout
+        #expect(listed == (try workspace.planqOn(database.url(), "list", "--json", "--limit", "100").stdout))
+        let backEvents = try await Planq.run(["events", "--json", "--limit", "1000", "--db", back]).stdout.split(separator: "\n")
+        let serverEvents = try workspace.planqOn(database.url(), "events", "--json", "--limit", "1000").stdout.split(separator: "\n")
+        #expect(backEvents.count == serverEvents.count)
+        let differing = zip(backEvents, serverEvents).first { $0 != $1 }
+        #expect(differing == nil, "\(String(describing: differing))")
+    }
+}
+
+extension Workspace {
+    /// Runs `planq arguments... --db url`.
+    func planqOn(_ url: String, _ arguments: String..., input: String = "") throws -> Planq.Outcome {
+        try Planq.run(arguments + ["--db", url], input: input)
+    }
+}
