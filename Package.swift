@@ -67,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "PlanBench",
-            dependencies: ["PlanCore", "PlanStore", "PlanWorker", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PlanCore", "PlanStore", "PlanPostgres", "PlanWorker", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -123,7 +123,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "planqTests", dependencies: ["planq", "LibraryExample", "PlanCore", "PlanStore", "PlanPostgres"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "planqTests", dependencies: ["planq", "LibraryExample", "PlanCore", "PlanStore", "PlanPostgres", "PlanBench"], exclude: ["Fixtures"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Migrations
 import PostgresNIO
@@ -152,5 +153,40 @@ extension PostgresSession.Transaction {
     /// Throws `leaseLost` unless `rows` (a fenced statement's `RETURNING`) holds one row.
     func requireOne(_ rows: [SQLRow], _ lease: Lease.ID) throws(StoreError) {
         guard rows.count == 1 else { throw .leaseLost(lease) }
+    }
+}
+
+extension PostgresStore {
+    /// Creates database `name` on `server`'s server (the bench's fresh databases).
+    public static func createDatabase(_ name: String, on server: PostgresURL) async throws(StoreError) {
+        try await administer("CREATE DATABASE \(name)", on: server)
+    }
+
+    /// Drops database `name` on `server`'s server, closing its connections.
+    public static func dropDatabase(_ name: String, on server: PostgresURL) async throws(StoreError) {
+        try await administer("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", on: server)
+    }
+
+    private static func administer(_ sql: String, on server: PostgresURL) async throws(StoreError) {
+        let session = try await PostgresSession.connect(server, logger: Logger(label: "planq.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+        defer { Task { await session.close() } }
+        try await session.run(transaction: false) { try await $0.execute(sql) }
+    }
+}
+
+extension PostgresURL {
+    /// The same server and credentials, another database.
+    public func database(_ name: String) -> PostgresURL {
+        var url = self
+        url.database = name
+        return url
+    }
+
+    /// The URL as a libpq connection string (for `psql` and `pgbench`), password included.
+    public var connectionString: String {
+        var text = "postgresql://\(user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? user)"
+        if let password { text += ":" + (password.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? password) }
+        text += "@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+        return text + (tls == .disable ? "" : "?sslmode=\(tls.rawValue)")
     }
 }

@@ -16,7 +16,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     public var password: String?
     public let host: String
     public let port: Int
-    public let database: String
+    public internal(set) var database: String
     public let tls: TLSMode
 
     /// Whether `text` names a PostgreSQL database rather than a file.

@@ -3,6 +3,7 @@ import Foundation
 import PlanCore
 import PlanStore
 import PlanBench
+import PlanPostgres
 
 /// Measures planq on this machine against SQLite's own limit.
 struct Bench: AsyncParsableCommand {
@@ -34,6 +35,10 @@ struct Bench: AsyncParsableCommand {
     var history = 100_000
     @Option(help: "Measure only these figures (comma-separated keys) and the baselines they are compared with.")
     var only: String?
+    @Option(name: .customLong("db"), help: ArgumentHelp(
+        "A PostgreSQL server to measure instead (postgres://USER@HOST:PORT/DATABASE; fresh databases are created and dropped on it): pgbench_simple_update_per_s (pgbench -N, 16 clients, 1,000 transactions each), enqueue_per_s, enqueue_batch_per_s, jobs_per_s_c1, jobs_per_s_c16, wakeup_p50_ms, wakeup_p99_ms, jobs_per_s_workers_1, _2 and _4 (worker processes at concurrency 16).",
+        valueName: "url"))
+    var db: String?
     @OptionGroup var output: OutputOption
 
     static let keys = [
@@ -47,34 +52,59 @@ struct Bench: AsyncParsableCommand {
         guard jobs >= 10, backlog >= 10, wakeups >= 1, history >= 0 else {
             throw ValidationError("--jobs and --backlog must be at least 10, --wakeups at least 1")
         }
-        if let unknown = onlyKeys.subtracting(Self.keys).sorted().first {
-            throw ValidationError("--only: unknown figure '\(unknown)'; figures: \(Self.keys.joined(separator: ", "))")
+        let known = db == nil ? Self.keys : PostgresBenchmark.keys
+        if let unknown = onlyKeys.subtracting(known).sorted().first {
+            throw ValidationError("--only: unknown figure '\(unknown)'; figures: \(known.joined(separator: ", "))")
+        }
+        if let db {
+            guard PostgresURL.isPostgres(db) else { throw ValidationError("--db measures a PostgreSQL server: postgres://USER@HOST:PORT/DATABASE") }
+            do { _ = try PostgresURL(db) } catch { throw ValidationError("--db: \(error)") }
         }
     }
 
     func run() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let benchmark = Benchmark(
-            .init(folder: folder.path, durability: synchronous, jobs: jobs, wakeups: wakeups, backlog: backlog,
-                  smallBacklog: min(10_000, backlog), history: history, only: onlyKeys),
-            report: { line in if !output.json { FileHandle.standardError.write(Data("measured \(line)\n".utf8)) } })
-        let figures = try await Console.run { () async throws -> [(key: String, value: Double)] in try await benchmark.run() }
+        let figures: [(key: String, value: Double)]
+        let setting: (name: String, value: String)
+        let ratios: [String: String]
+        let report: @Sendable (String) -> Void = { [json = output.json] line in
+            if !json { FileHandle.standardError.write(Data("measured \(line)\n".utf8)) }
+        }
+        if let db {
+            let benchmark = PostgresBenchmark(
+                .init(server: try PostgresURL(db).withPassword(), jobs: jobs, wakeups: wakeups,
+                      binary: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, only: onlyKeys),
+                report: report)
+            figures = try await Console.run { () async throws -> [(key: String, value: Double)] in try await benchmark.run() }
+            setting = ("database", "postgresql")
+            ratios = [
+                "jobs_per_s_c16": "pgbench_simple_update_per_s", "jobs_per_s_workers_1": "pgbench_simple_update_per_s",
+                "jobs_per_s_workers_2": "jobs_per_s_workers_1", "jobs_per_s_workers_4": "jobs_per_s_workers_1",
+            ]
+        } else {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("planq-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let benchmark = Benchmark(
+                .init(folder: folder.path, durability: synchronous, jobs: jobs, wakeups: wakeups, backlog: backlog,
+                      smallBacklog: min(10_000, backlog), history: history, only: onlyKeys),
+                report: report)
+            figures = try await Console.run { () async throws -> [(key: String, value: Double)] in try await benchmark.run() }
+            setting = ("synchronous", synchronous.rawValue)
+            ratios = [
+                "enqueue_per_s": "baseline_insert_per_s", "enqueue_batch_per_s": "baseline_insert_per_s",
+                "jobs_per_s_c1": "baseline_cycle_per_s", "jobs_per_s_c16": "baseline_cycle_per_s",
+                "floor_jobs_per_s_c16": "baseline_cycle_per_s", "steps_per_s_5step": "baseline_cycle_per_s",
+                "jobs_per_s_c16_rate_limited": "jobs_per_s_c16", "jobs_per_s_c16_schedules_100": "jobs_per_s_c16",
+            ]
+        }
         if output.json {
-            var members: [JSONKey: JSONValue] = ["synchronous": .string(synchronous.rawValue)]
+            var members: [JSONKey: JSONValue] = [JSONKey(setting.name): .string(setting.value)]
             for (key, value) in figures { members[JSONKey(key)] = .number((value * 1000).rounded() / 1000) }
             Console.printJSON(.object(members))
             return
         }
         let values = Dictionary(uniqueKeysWithValues: figures.map { ($0.key, $0.value) })
-        let ratios: [String: String] = [
-            "enqueue_per_s": "baseline_insert_per_s", "enqueue_batch_per_s": "baseline_insert_per_s",
-            "jobs_per_s_c1": "baseline_cycle_per_s", "jobs_per_s_c16": "baseline_cycle_per_s",
-            "floor_jobs_per_s_c16": "baseline_cycle_per_s", "steps_per_s_5step": "baseline_cycle_per_s",
-            "jobs_per_s_c16_rate_limited": "jobs_per_s_c16", "jobs_per_s_c16_schedules_100": "jobs_per_s_c16",
-        ]
-        print(Table.render(header: ["FIGURE", "VALUE", "RATIO"], rows: [["synchronous", synchronous.rawValue, ""]] + figures.map { figure in
+        print(Table.render(header: ["FIGURE", "VALUE", "RATIO"], rows: [[setting.name, setting.value, ""]] + figures.map { figure in
             let ratio = ratios[figure.key].flatMap { values[$0] }.map { String(format: "%.2f × %@", figure.value / $0, ratios[figure.key]!) } ?? ""
             return [figure.key, String(format: figure.value >= 100 ? "%.0f" : "%.2f", figure.value), ratio]
         }))

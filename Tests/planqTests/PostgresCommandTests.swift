@@ -1,4 +1,5 @@
 import Foundation
+import PlanBench
 import PlanCore
 import PlanPostgres
 import PlanStore
@@ -132,6 +133,21 @@ final class ServerDatabase {
         #expect(await worker.waitForExit() == 0)
         let history = try ServerDatabase.psql(database.url(), "SELECT kind FROM job_history WHERE idempotency_key = 'n1' ORDER BY event_id")
         #expect(history == "enqueued\nclaimed\nstep_started\nstep_succeeded\nsucceeded\n", "\(history)")
+    }
+}
+
+@Suite struct PostgresBenchCommand {
+    /// Not a timing test: the bench runs in a tiny configuration on the test server and reports every figure.
+    @Test func runsSmallAndPrintsEveryKey() async throws {
+        let server = try #require(ProcessInfo.processInfo.environment["PLANQ_TEST_POSTGRES"], "make test starts the server")
+        let outcome = try await Planq.run(["bench", "--db", server, "--jobs", "20", "--wakeups", "3", "--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let figures = try JSONParser.parse(outcome.stdout).objectValue ?? [:]
+        #expect(Set(figures.keys.map(\.text)) == Set(PostgresBenchmark.keys + ["database"]))
+        for key in PostgresBenchmark.keys {
+            if case .number(let value)? = figures[JSONKey(key)] { #expect(value > 0, "\(key)") } else { Issue.record("\(key) is not a number") }
+        }
+        #expect(try ServerDatabase.psql(server, "SELECT count(*) FROM pg_database WHERE datname LIKE 'planq_bench_%'") == "0\n", "its databases are dropped")
     }
 }
 
