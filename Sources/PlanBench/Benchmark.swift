@@ -158,7 +158,7 @@ public struct Benchmark: Sendable {
         }
     }
 
-    private static let quiet: Logger = {
+    static let quiet: Logger = {
         var logger = Logger(label: "planq.bench", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
         return logger
@@ -243,6 +243,12 @@ public struct Benchmark: Sendable {
     private func wakeups() async throws -> (Double, Double) {
         let store = try freshStore("wakeup.db", groupCommit: true)
         let producer = try SQLiteStore(StoreOptions(path: path("wakeup.db"), create: false, durability: configuration.durability))
+        return try await Self.wakeupLatencies(store: store, producer: producer, samples: configuration.wakeups)
+    }
+
+    /// A worker on `store`, idle between jobs that `producer` enqueues one at a time: from each
+    /// enqueue to its first step's start, p50 and p99 in milliseconds.
+    static func wakeupLatencies(store: any JobStore, producer: any JobStore, samples: Int) async throws -> (Double, Double) {
         let arrivals = Locked<[String: ContinuousClock.Instant]>([:])
         var registry = Builtins.registry(allowExec: [])
         registry.register(Capability("bench.mark") { _, context in
@@ -251,10 +257,10 @@ public struct Benchmark: Sendable {
         })
         let worker = Worker(store: store, registry: registry, configuration: WorkerConfiguration(concurrency: 4), logger: Self.quiet)
         let running = Task { try await worker.run() }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(500))
         var latencies: [Double] = []
         let template = Self.plan(key: "x", steps: 1, call: "bench.mark")
-        for index in 0..<configuration.wakeups {
+        for index in 0..<samples {
             var plan = template
             plan.idempotencyKey = "w\(index)"
             try await Task.sleep(for: .milliseconds(20))
@@ -263,8 +269,7 @@ public struct Benchmark: Sendable {
             let key = "w\(index)/s0"
             let deadline = sent + .seconds(5)
             while arrivals.withLock({ $0[key] }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .microseconds(200)) }
-            let arrived = arrivals.withLock { $0[key] } ?? deadline
-            latencies.append((arrived - sent).seconds * 1000)
+            latencies.append(((arrivals.withLock { $0[key] } ?? deadline) - sent).seconds * 1000)
         }
         running.cancel()
         _ = try? await running.value

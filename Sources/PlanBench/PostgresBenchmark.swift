@@ -82,8 +82,6 @@ public struct PostgresBenchmark: Sendable {
         }
     }
 
-    private static let quiet = Logger(label: "planq.bench", factory: { _ in SwiftLogNoOpLogHandler() })
-
     /// pgbench's simple-update transactions per second: 16 clients, 1,000 transactions each, on a scale-1 database.
     private func pgbench(_ url: PostgresURL) throws -> Double {
         _ = try Self.run("pgbench", ["-i", "-q", "-s", "1", url.connectionString])
@@ -135,7 +133,7 @@ public struct PostgresBenchmark: Sendable {
         let store = try await filled(url)
         defer { Task { await store.close() } }
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
-                            configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Self.quiet)
+                            configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Benchmark.quiet)
         let started = ContinuousClock.now
         try await worker.run()
         return Double(configuration.jobs) / (ContinuousClock.now - started).seconds
@@ -167,33 +165,7 @@ public struct PostgresBenchmark: Sendable {
         let store = try await PostgresStore.connect(url, migrate: true)
         let producer = try await PostgresStore.connect(url, migrate: false)
         defer { Task { await store.close(); await producer.close() } }
-        let arrivals = Locked<[String: ContinuousClock.Instant]>([:])
-        var registry = Builtins.registry(allowExec: [])
-        registry.register(Capability("bench.mark") { _, context in
-            arrivals.withLock { $0[context.idempotencyKey] = .now }
-            return .success(.null)
-        })
-        let worker = Worker(store: store, registry: registry, configuration: WorkerConfiguration(concurrency: 4), logger: Self.quiet)
-        let running = Task { try await worker.run() }
-        try await Task.sleep(for: .milliseconds(500))
-        var latencies: [Double] = []
-        let template = Benchmark.plan(key: "x", steps: 1, call: "bench.mark")
-        for index in 0..<configuration.wakeups {
-            var plan = template
-            plan.idempotencyKey = "w\(index)"
-            try await Task.sleep(for: .milliseconds(20))
-            let sent = ContinuousClock.now
-            _ = try await producer.enqueue([plan])
-            let key = "w\(index)/s0"
-            let deadline = sent + .seconds(5)
-            while arrivals.withLock({ $0[key] }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .microseconds(200)) }
-            latencies.append(((arrivals.withLock { $0[key] } ?? deadline) - sent).seconds * 1000)
-        }
-        running.cancel()
-        _ = try? await running.value
-        latencies.sort()
-        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)] }
-        return (percentile(0.5), percentile(0.99))
+        return try await Benchmark.wakeupLatencies(store: store, producer: producer, samples: configuration.wakeups)
     }
 
     /// Runs a program to its end (at most two minutes); its output, or a failure with its error

@@ -44,45 +44,17 @@ extension SQLiteStore {
         }
     }
 
-    /// Every step of `plan` in order, each `each` element after its step, then any other step key
-    /// with executions: where each stands, from its latest execution.
+    /// The job's steps, as `StepSummary.summaries` tells where each stands.
     static func steps(of id: Int64, plan: JSONValue, _ connection: Connection) throws -> [StepSummary] {
-        var rows: [String: (current: [Row], setAside: Bool)] = [:]
-        var keys: [String] = []
-        for row in try connection.query(
-            "SELECT step_id, attempt, outcome, output, error, started_at, finished_at, superseded FROM step_results WHERE job_id = ? ORDER BY id",
-            [.integer(id)])
-        {
-            let key = try row.text("step_id")
-            if rows[key] == nil { keys.append(key) }
-            if try row.int("superseded") == 1 { rows[key, default: ([], false)].setAside = true } else { rows[key, default: ([], false)].current.append(row) }
+        let executions = try connection.query(
+            "SELECT step_id, outcome, output, error, started_at, finished_at, superseded FROM step_results WHERE job_id = ? ORDER BY id",
+            [.integer(id)]
+        ).map { row in
+            StepExecution(key: try row.text("step_id"), superseded: try row.int("superseded") == 1, outcome: try row.optionalText("outcome"),
+                          output: try row.json("output"), error: try row.json("error"), startedAt: try row.optionalText("started_at"),
+                          finishedAt: try row.optionalText("finished_at"))
         }
-        let planned = plan[JSONPointer(tokens: ["steps"])]?.arrayValue?.compactMap { $0[JSONPointer(tokens: ["id"])]?.stringValue } ?? []
-        var ordered: [String] = []
-        for step in planned {
-            ordered.append(step)
-            ordered += keys.filter { $0.hasPrefix(step + "[") && $0.hasSuffix("]") }
-        }
-        ordered += keys.filter { !ordered.contains($0) }
-        return try ordered.map { key in
-            let executions = rows[key]?.current ?? []
-            guard let last = executions.last else {
-                return StepSummary(id: key, state: rows[key]?.setAside == true ? .setAside : .notStarted, outcome: nil, attempts: 0, output: nil, error: nil)
-            }
-            let outcome = try last.optionalText("outcome").map { text in
-                guard let outcome = StepOutcome(rawValue: text) else { throw StoreError.corruptValue("step outcome \(text.quoted)") }
-                return outcome
-            }
-            let state: StepSummary.State = switch outcome {
-            case nil: .running
-            case .ok?: .ok
-            case .error?: .failed
-            case .cancelled?: .cancelled
-            }
-            let output = try executions.first { try $0.optionalText("outcome") == "ok" }?.json("output")
-            return StepSummary(id: key, state: state, outcome: outcome, attempts: executions.count, output: output, error: try last.json("error"),
-                               startedAt: try last.optionalText("started_at"), finishedAt: try last.optionalText("finished_at"))
-        }
+        return try StepSummary.summaries(plan: plan, executions: executions)
     }
 
     /// Counts by queue and state, each part read from the partial index of its states alone.
