@@ -128,29 +128,23 @@ public struct Benchmark: Sendable {
     /// Plans through the store API, `batch` per transaction, per second.
     private func enqueueRate(batch: Int, total: Int) async throws -> Double {
         let store = try freshStore("enqueue-\(batch).db")
-        let template = Self.plan(key: "x", steps: 1)
-        let clock = ContinuousClock()
-        let started = clock.now
-        var next = 0
-        while next < total {
-            let plans = (next..<min(total, next + batch)).map { index -> PlanDescription in
-                var plan = template
-                plan.idempotencyKey = "e\(index)"
-                return plan
-            }
-            _ = try await store.enqueue(plans)
-            next += plans.count
-        }
-        return Double(total) / (clock.now - started).seconds
+        let started = ContinuousClock.now
+        try await Self.enqueue(total, into: store, batch: batch, keyPrefix: "e")
+        return Double(total) / (ContinuousClock.now - started).seconds
     }
 
     private func fill(_ store: some JobStore, count: Int, steps: Int, call: String = "echo") async throws {
-        let template = Self.plan(key: "x", steps: steps, call: call)
+        try await Self.enqueue(count, into: store, batch: 1000, keyPrefix: "j", steps: steps, call: call)
+    }
+
+    /// Enqueues `count` copies of the bench plan keyed `keyPrefix0`, `keyPrefix1`, ..., `batch` per transaction.
+    static func enqueue(_ count: Int, into store: some JobStore, batch: Int, keyPrefix: String, steps: Int = 1, call: String = "echo") async throws {
+        let template = plan(key: "x", steps: steps, call: call)
         var next = 0
         while next < count {
-            let plans = (next..<min(count, next + 1000)).map { index -> PlanDescription in
+            let plans = (next..<min(count, next + batch)).map { index -> PlanDescription in
                 var plan = template
-                plan.idempotencyKey = "j\(index)"
+                plan.idempotencyKey = keyPrefix + String(index)
                 return plan
             }
             _ = try await store.enqueue(plans)

@@ -96,35 +96,15 @@ public struct PostgresBenchmark: Sendable {
     private func enqueueRate(_ url: PostgresURL, batch: Int, total: Int) async throws -> Double {
         let store = try await PostgresStore.connect(url, migrate: true)
         defer { Task { await store.close() } }
-        let template = Benchmark.plan(key: "x", steps: 1)
         let started = ContinuousClock.now
-        var next = 0
-        while next < total {
-            let plans = (next..<min(total, next + batch)).map { index -> PlanDescription in
-                var plan = template
-                plan.idempotencyKey = "e\(index)"
-                return plan
-            }
-            _ = try await store.enqueue(plans)
-            next += plans.count
-        }
+        try await Benchmark.enqueue(total, into: store, batch: batch, keyPrefix: "e")
         return Double(total) / (ContinuousClock.now - started).seconds
     }
 
     /// A database with `jobs` single-step jobs pending.
     private func filled(_ url: PostgresURL) async throws -> PostgresStore {
         let store = try await PostgresStore.connect(url, migrate: true)
-        let template = Benchmark.plan(key: "x", steps: 1)
-        var next = 0
-        while next < configuration.jobs {
-            let plans = (next..<min(configuration.jobs, next + 1000)).map { index -> PlanDescription in
-                var plan = template
-                plan.idempotencyKey = "j\(index)"
-                return plan
-            }
-            _ = try await store.enqueue(plans)
-            next += plans.count
-        }
+        try await Benchmark.enqueue(configuration.jobs, into: store, batch: 1000, keyPrefix: "j")
         return store
     }
 

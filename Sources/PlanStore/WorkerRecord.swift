@@ -33,6 +33,19 @@ public struct WorkerStatus: Sendable, Hashable {
     /// A worker renews its row every few seconds; one not seen for this long is lost.
     public static let lostAfter = Duration.seconds(30)
 
+    /// How a row reads at `now`, as every store derives it: `ended` as recorded (`stopped`,
+    /// `lost` or NULL), lost too when unseen for `lostAfter` or gone from the host that asks (`me`).
+    package static func state(ended: String?, lastSeen: Timestamp, owner: LeaseOwner, me: LeaseOwner, now: Timestamp) -> State {
+        if let ended { return ended == "stopped" ? .stopped : .lost }
+        let gone = owner.host == me.host && me.deathReason(ofBootID: owner.bootID, pid: owner.pid, pidStart: owner.pidStart) != nil
+        return lastSeen < now.before(lostAfter) || gone ? .lost : .live
+    }
+
+    /// Live workers first, newest first.
+    package static func ordered(_ workers: [WorkerStatus]) -> [WorkerStatus] {
+        workers.sorted { ($0.state == .live ? 0 : 1, -$0.id) < ($1.state == .live ? 0 : 1, -$1.id) }
+    }
+
     public let id: Int64
     public let registration: WorkerRegistration
     public let state: State

@@ -47,17 +47,12 @@ extension SQLiteStore {
 
     public func workers(me: LeaseOwner, now: Timestamp) async throws(StoreError) -> [WorkerStatus] {
         try read { connection in
-            let stale = now.before(WorkerStatus.lostAfter)
             var workers: [WorkerStatus] = []
             for row in try connection.query("SELECT * FROM workers ORDER BY ended IS NOT NULL, started_at DESC, id DESC") {
                 let owner = LeaseOwner(host: try row.text("host"), bootID: try row.text("boot_id"), pid: Int32(try row.int("pid")),
                                        pidStart: try row.int("pid_start"))
                 let lastSeen = try row.time("last_seen_at") ?? now
-                var state = try row.optionalText("ended").map { $0 == "stopped" ? WorkerStatus.State.stopped : .lost } ?? .live
-                if state == .live && (lastSeen < stale
-                    || (owner.host == me.host && me.deathReason(ofBootID: owner.bootID, pid: owner.pid, pidStart: owner.pidStart) != nil)) {
-                    state = .lost
-                }
+                let state = WorkerStatus.state(ended: try row.optionalText("ended"), lastSeen: lastSeen, owner: owner, me: me, now: now)
                 let running = state == .stopped ? [] : try connection.query(
                     """
                     SELECT id FROM jobs WHERE state = 'running' AND lease_host = ? AND lease_boot_id = ? AND lease_pid = ? AND lease_pid_start = ?
@@ -71,7 +66,7 @@ extension SQLiteStore {
                 workers.append(WorkerStatus(id: try row.int("id"), registration: registration, state: state,
                                             startedAt: try row.time("started_at") ?? now, lastSeenAt: lastSeen, runningJobs: running))
             }
-            return workers.sorted { ($0.state == .live ? 0 : 1, -$0.id) < ($1.state == .live ? 0 : 1, -$1.id) }
+            return WorkerStatus.ordered(workers)
         }
     }
 }
