@@ -1,6 +1,8 @@
 -- planq's schema on PostgreSQL: the tables, columns, views and event kinds of the SQLite store at
--- its migration 0008, with PostgreSQL's types: times are timestamptz, JSON is jsonb, flags are
--- 0/1 integers as on SQLite (so the operator queries read the same).
+-- its migration 0008, with PostgreSQL's types: times are timestamptz, flags are 0/1 integers as on
+-- SQLite (so the operator queries read the same). JSON is json, kept as written: json would rewrite
+-- numbers (1e+18 reads back as the integer 1000000000000000000), and replay must read back what was
+-- recorded.
 
 CREATE TABLE jobs (
     id               bigserial   PRIMARY KEY,
@@ -12,9 +14,9 @@ CREATE TABLE jobs (
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL,
     finished_at      timestamptz,
-    plan             jsonb       NOT NULL,
-    result           jsonb,
-    last_error       jsonb,
+    plan             json       NOT NULL,
+    result           json,
+    last_error       json,
     runs             integer     NOT NULL DEFAULT 0,
     cancel_requested integer     NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
     lease_owner      text,
@@ -35,8 +37,8 @@ CREATE TABLE step_results (
     step_id        text        NOT NULL,
     attempt        integer     NOT NULL CHECK (attempt >= 1),
     outcome        text        CHECK (outcome IN ('ok', 'error', 'cancelled')),
-    output         jsonb,
-    error          jsonb,
+    output         json,
+    error          json,
     started_at     timestamptz NOT NULL,
     finished_at    timestamptz,
     lease_token    bigint      NOT NULL,
@@ -64,7 +66,7 @@ CREATE TABLE job_events (
     kind   text        NOT NULL CHECK (kind IN ('enqueued', 'claimed', 'step_started', 'step_succeeded', 'step_failed',
                                                 'retry_scheduled', 'lease_expired', 'released', 'succeeded', 'failed',
                                                 'cancelled', 'retried', 'schedule_fired')),
-    detail jsonb
+    detail json
 );
 CREATE INDEX job_events_job ON job_events (job_id, id);
 
@@ -97,9 +99,9 @@ CREATE TABLE workers (
     pid          integer     NOT NULL,
     pid_start    bigint      NOT NULL,
     version      text        NOT NULL,
-    queues       jsonb,
+    queues       json,
     concurrency  integer     NOT NULL,
-    capabilities jsonb       NOT NULL,
+    capabilities json       NOT NULL,
     started_at   timestamptz NOT NULL,
     last_seen_at timestamptz NOT NULL,
     ended_at     timestamptz,
@@ -113,7 +115,7 @@ CREATE TABLE schedules (
     spec          text        NOT NULL,
     time_zone     text        NOT NULL DEFAULT 'UTC',
     catch_up      text        NOT NULL DEFAULT 'latest' CHECK (catch_up IN ('none', 'latest', 'all')),
-    plan          jsonb       NOT NULL,
+    plan          json       NOT NULL,
     paused        integer     NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
     next_fire_at  timestamptz,
     last_fired_at timestamptz,
@@ -132,7 +134,7 @@ SELECT j.id,
        j.runs,
        (SELECT count(*) FROM step_results s WHERE s.job_id = j.id AND s.outcome = 'ok' AND s.superseded = 0
           AND position('[' in s.step_id) = 0) AS steps_done,
-       jsonb_array_length(j.plan -> 'steps') AS steps_total,
+       json_array_length(j.plan -> 'steps') AS steps_total,
        j.run_at,
        j.created_at,
        j.finished_at,
@@ -145,14 +147,14 @@ SELECT e.job_id, j.idempotency_key, e.id AS event_id, e.at, e.kind, e.detail
 FROM job_events e JOIN jobs j ON j.id = e.job_id
 UNION ALL
 SELECT s.job_id, j.idempotency_key, s.started_event, s.started_at, 'step_started',
-       jsonb_build_object('attempt', s.attempt, 'step', s.step_id)
+       json_build_object('attempt', s.attempt, 'step', s.step_id)
 FROM step_results s JOIN jobs j ON j.id = s.job_id
 WHERE s.started_event IS NOT NULL
 UNION ALL
 SELECT s.job_id, j.idempotency_key, s.finished_event, s.finished_at,
        CASE s.outcome WHEN 'ok' THEN 'step_succeeded' ELSE 'step_failed' END,
-       CASE WHEN s.error IS NULL THEN jsonb_build_object('attempt', s.attempt, 'step', s.step_id)
-            ELSE jsonb_build_object('attempt', s.attempt, 'error', s.error, 'step', s.step_id) END
+       CASE WHEN s.error IS NULL THEN json_build_object('attempt', s.attempt, 'step', s.step_id)
+            ELSE json_build_object('attempt', s.attempt, 'error', s.error, 'step', s.step_id) END
 FROM step_results s JOIN jobs j ON j.id = s.job_id
 WHERE s.finished_event IS NOT NULL;
 

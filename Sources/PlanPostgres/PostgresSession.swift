@@ -10,7 +10,7 @@ enum SQLBind: Sendable {
     case int(Int64)
     case text(String)
     case time(Timestamp)
-    /// JSON text, sent as `jsonb`; `nil` is SQL NULL.
+    /// JSON text, sent as `json`; `nil` is SQL NULL.
     case json(JSONValue?)
     case ints([Int64])
     case texts([String])
@@ -20,14 +20,13 @@ enum SQLBind: Sendable {
     static func optionalTime(_ time: Timestamp?) -> SQLBind { time.map(SQLBind.time) ?? .null }
 }
 
-/// `jsonb` in its binary form: a version byte, then the JSON text.
-private struct JSONBText: PostgresNonThrowingEncodable {
-    static var psqlType: PostgresDataType { .jsonb }
+/// A `json` value: its text, kept as written.
+private struct JSONText: PostgresNonThrowingEncodable {
+    static var psqlType: PostgresDataType { .json }
     static var psqlFormat: PostgresFormat { .binary }
     let text: String
 
     func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
-        buffer.writeInteger(UInt8(1))
         buffer.writeString(text)
     }
 }
@@ -163,7 +162,7 @@ final class PostgresSession: Sendable {
                 case .int(let value): bindings.append(value)
                 case .text(let value): bindings.append(value)
                 case .time(let value): bindings.append(value.date)
-                case .json(let value?): bindings.append(JSONBText(text: value.canonicalText))
+                case .json(let value?): bindings.append(JSONText(text: value.canonicalText))
                 case .json(nil), .null: bindings.appendNull()
                 case .ints(let values): bindings.append(values)
                 case .texts(let values): bindings.append(values)

@@ -46,7 +46,7 @@ extension PostgresStore {
                 """
                 INSERT INTO job_events (id, job_id, at, kind, detail)
                 SELECT $1 + row_number() OVER (ORDER BY id) - 1, id, $2, 'claimed',
-                       jsonb_build_object('owner', lease_owner, 'run', runs, 'token', lease_token)
+                       json_build_object('owner', lease_owner, 'run', runs, 'token', lease_token)
                 FROM jobs WHERE id = ANY($3) ORDER BY id
                 """, [.int(try await transaction.historyPositions(claimed.count)), .time(now), .ints(ids)])
             let claimedBefore = try claimed.filter { entry in try entry.row.int("lease_token") > 1 }.map { entry in try entry.row.int("id") }

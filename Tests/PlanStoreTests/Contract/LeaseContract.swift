@@ -16,6 +16,22 @@ private func child() throws -> Process {
 }
 
 @Suite struct LeaseContract {
+    /// Replay never changes a value: numbers read back as the same kind and value they were recorded as.
+    @Test(arguments: StoreKind.allCases)
+    func recordedValuesReadBackExactly(kind: StoreKind) async throws {
+        let database = try await kind.database()
+        let store = try await database.open()
+        _ = try await store.enqueue([samplePlan(key: "values")])
+        let lease = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        let output: JSONValue = ["big": .number(1e18), "tiny": .number(1.5e-7), "huge": .number(1e300), "max": .integer(Int64.max), "one": .number(1.0)]
+        try await lease.beginStep("s0", attempt: 1)
+        try await lease.recordStep("s0", attempt: 1, outcome: .success(output))
+        try await lease.release()
+        #expect(try await store.steps(of: lease.jobID)["s0"]?.output == output)
+        let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        #expect(again.records["s0"]?.output == output, "what a run replays")
+    }
+
     @Test(arguments: StoreKind.allCases)
     func anExpiredLeaseIsClaimableAgainAndTheOldTokenIsRefusedEverywhere(kind: StoreKind) async throws {
         let database = try await kind.database()
