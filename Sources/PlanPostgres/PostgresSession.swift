@@ -89,51 +89,127 @@ struct SQLRow: Sendable {
 }
 
 /// One connection to the server, used by one statement at a time (a transaction holds it from
-/// `BEGIN` to `COMMIT`); callers wait their turn in order.
+/// `BEGIN` to `COMMIT`); callers wait their turn in order. A connection that failed is made again
+/// by the next call, which first runs `onConnect` (the worker's session lock) on it.
+///
+/// Every call is bounded by `timeout`: a link cut mid-query leaves TCP retrying for many minutes,
+/// so past the limit the connection is closed and the call fails as a fault. The server is asked
+/// to notice a vanished client as soon: keepalives and `tcp_user_timeout` end the session of a
+/// lost host within about ten seconds, and a transaction left idle ends after twice `timeout`.
 final class PostgresSession: Sendable {
-    let connection: PostgresConnection
+    let url: PostgresURL
     let logger: Logger
+    let timeout: Duration
     private let turn = AsyncMutex()
+    private let current = Locked<PostgresConnection?>(nil)
+    private let onConnect = Locked<(@Sendable (Transaction) async throws -> Void)?>(nil)
 
-    init(connection: PostgresConnection, logger: Logger) {
-        self.connection = connection
+    private init(url: PostgresURL, logger: Logger, timeout: Duration) {
+        self.url = url
         self.logger = logger
+        self.timeout = timeout
     }
 
-    static func connect(_ url: PostgresURL, logger: Logger) async throws(StoreError) -> PostgresSession {
-        do {
-            let connection = try await PostgresConnection.connect(configuration: try url.configuration, id: 1, logger: logger)
-            return PostgresSession(connection: connection, logger: logger)
-        } catch {
-            throw Self.storeError(error)
-        }
+    /// Connects at once, so that a wrong URL or password is reported by the caller that gave it.
+    static func connect(_ url: PostgresURL, timeout: Duration = .seconds(30), logger: Logger) async throws(StoreError) -> PostgresSession {
+        let session = PostgresSession(url: url, logger: logger, timeout: timeout)
+        _ = try await session.run(transaction: false) { _ in () }
+        return session
     }
 
-    /// Runs `body` alone on the connection, in a transaction when `transaction`; every error as a `StoreError`.
-    func run<T: Sendable>(transaction: Bool, _ body: (Transaction) async throws -> T) async throws(StoreError) -> T {
+    /// The connection options every planq session starts with.
+    static func configuration(_ url: PostgresURL, timeout: Duration) throws -> PostgresConnection.Configuration {
+        var configuration = try url.configuration
+        let milliseconds = max(1, PlanDuration(timeout).milliseconds)
+        configuration.options.connectTimeout = .milliseconds(milliseconds)
+        configuration.options.additionalStartupParameters = [
+            ("application_name", "planq"),
+            ("tcp_keepalives_idle", "5"), ("tcp_keepalives_interval", "2"), ("tcp_keepalives_count", "3"),
+            ("tcp_user_timeout", "10000"),
+            ("idle_in_transaction_session_timeout", "\(2 * milliseconds)"),
+        ]
+        return configuration
+    }
+
+    /// Runs `body` on each new connection before anything else (not on the current one); `nil`: nothing.
+    func setOnConnect(_ body: (@Sendable (Transaction) async throws -> Void)?) {
+        onConnect.withLock { $0 = body }
+    }
+
+    /// Runs `body` alone on the connection, in a transaction when `transaction`, within `limit`
+    /// (the session's `timeout` when `nil`; `.zero`: none); every error as a `StoreError`.
+    func run<T: Sendable>(transaction: Bool, limit: Duration? = nil, _ body: (Transaction) async throws -> T) async throws(StoreError) -> T {
         await turn.lock()
         defer { turn.unlock() }
-        let handle = Transaction(session: self)
+        let connection: PostgresConnection
         do {
-            if transaction { try await handle.execute("BEGIN") }
-            let result = try await body(handle)
-            if transaction { try await handle.execute("COMMIT") }
-            return result
+            connection = try await connected()
         } catch {
-            if transaction { _ = try? await handle.execute("ROLLBACK") }
             throw Self.storeError(error)
         }
+        let handle = Transaction(session: self, connection: connection)
+        do {
+            return try await Self.bounded(connection, by: limit ?? timeout) {
+                do {
+                    if transaction { try await handle.execute("BEGIN") }
+                    let result = try await body(handle)
+                    if transaction { try await handle.execute("COMMIT") }
+                    return result
+                } catch {
+                    if transaction, !connection.isClosed { _ = try? await handle.execute("ROLLBACK") }
+                    throw error
+                }
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Runs `body`; past `limit` (unless `.zero`), closes `connection`, which fails what waits on
+    /// it, and throws a fault that says so.
+    static func bounded<T: Sendable>(_ connection: PostgresConnection, by limit: Duration, _ body: () async throws -> T) async throws -> T {
+        guard limit != .zero else { return try await body() }
+        let timedOut = Locked(false)
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            timedOut.withLock { $0 = true }
+            try? await connection.close()
+        }
+        defer { watchdog.cancel() }
+        do {
+            return try await body()
+        } catch where timedOut.withLock({ $0 }) {
+            throw StoreError.server(ServerError(sqlState: nil, message: "no answer from the server within \(limit); the connection was closed"))
+        }
+    }
+
+    /// The open connection, or a new one (set up by `onConnect`) when there is none or it closed.
+    private func connected() async throws -> PostgresConnection {
+        if let connection = current.withLock({ $0 }), !connection.isClosed { return connection }
+        current.withLock { $0 = nil }
+        let connection = try await PostgresConnection.connect(configuration: try Self.configuration(url, timeout: timeout), id: 1, logger: logger)
+        if let setUp = onConnect.withLock({ $0 }) {
+            do {
+                try await setUp(Transaction(session: self, connection: connection))
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
+        current.withLock { $0 = connection }
+        return connection
     }
 
     func close() async {
-        try? await connection.close()
+        let connection = current.withLock { connection in defer { connection = nil }; return connection }
+        try? await connection?.close()
     }
 
-    /// A store dropped without `close` closes its connection on the way out (the task keeps the
-    /// connection until it is closed).
+    /// A store dropped without `close` closes its connection on the way out.
     deinit {
-        let connection = connection
-        Task { try? await connection.close() }
+        if let connection = current.withLock({ $0 }) {
+            Task { try? await connection.close() }
+        }
     }
 
     static func storeError(_ error: any Error) -> StoreError {
@@ -152,6 +228,7 @@ final class PostgresSession: Sendable {
     /// The connection while the caller holds its turn.
     struct Transaction: Sendable {
         let session: PostgresSession
+        let connection: PostgresConnection
 
         /// The rows of `sql` with `binds` as `$1`, `$2`, ...
         @discardableResult
@@ -168,7 +245,7 @@ final class PostgresSession: Sendable {
                 case .texts(let values): bindings.append(values)
                 }
             }
-            let rows = try await session.connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: session.logger)
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: session.logger)
             var result: [SQLRow] = []
             for try await row in rows { result.append(SQLRow(row)) }
             return result
@@ -178,7 +255,7 @@ final class PostgresSession: Sendable {
         /// with `;` at the end of a line (the extended protocol takes one statement at a time).
         func execute(_ sql: String) async throws {
             for statement in Self.statements(sql) {
-                try await session.connection.query(PostgresQuery(unsafeSQL: statement), logger: session.logger)
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: session.logger)
             }
         }
 

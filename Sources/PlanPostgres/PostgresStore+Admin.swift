@@ -2,6 +2,11 @@ import PlanCore
 import PlanStore
 
 extension PostgresStore {
+    /// The first key of the advisory lock a worker's session holds ("plnq").
+    static let workerLockClass: Int64 = 0x706C_6E71
+    /// The second key: the worker's id, in the lock's 31 bits.
+    static func workerLockKey(_ workerID: Int64) -> Int64 { workerID % Int64(Int32.max) }
+
     func resolve(_ reference: JobReference, _ transaction: PostgresSession.Transaction, lock: Bool = false) async throws -> (id: Int64, state: JobState) {
         let suffix = lock ? " FOR UPDATE" : ""
         let rows = switch reference {
@@ -162,6 +167,12 @@ extension PostgresStore {
                 [.text(owner.label), .text(owner.host), .text(owner.bootID), .int(Int64(owner.pid)), .int(owner.pidStart),
                  .text(worker.version), .json(worker.queues.map { .array($0.map(JSONValue.string)) }), .int(Int64(worker.concurrency)),
                  .json(.array(worker.capabilities.map(JSONValue.string))), .time(now)])[0].int("id")
+            session.setOnConnect { transaction in
+                try await transaction.query("SELECT pg_advisory_lock(\(Self.workerLockClass), $1::int)", [.int(Self.workerLockKey(id))])
+            }
+            // Held by this session until it ends: its end is how other hosts know at once that
+            // this worker is gone (`recoverDeadOwners`). A new connection takes it again first.
+            try await transaction.query("SELECT pg_advisory_lock(\(Self.workerLockClass), $1::int)", [.int(Self.workerLockKey(id))])
             for name in worker.capabilities {
                 try await transaction.query(
                     """
@@ -189,6 +200,8 @@ extension PostgresStore {
     public func workerStopped(_ id: Int64, now: Timestamp) async throws(StoreError) {
         try await commit { transaction in
             try await transaction.query("UPDATE workers SET ended = 'stopped', ended_at = $1, last_seen_at = $1 WHERE id = $2", [.time(now), .int(id)])
+            session.setOnConnect(nil)
+            try await transaction.query("SELECT pg_advisory_unlock_all()")
         }
     }
 

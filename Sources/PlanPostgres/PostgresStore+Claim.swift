@@ -95,6 +95,10 @@ extension PostgresStore {
         }
     }
 
+    /// As on SQLite for the owners on this host, and across hosts: a worker whose database
+    /// session ended (killed, crashed, its host lost) no longer holds its session lock, and its
+    /// running jobs go back to pending at once. The lock is held until this transaction commits,
+    /// so a worker that was only cut off and connects again finds its leases gone.
     public func recoverDeadOwners(me: LeaseOwner, now: Timestamp) async throws(StoreError) -> [Int64] {
         try await commit { transaction in
             var recovered: [Int64] = []
@@ -116,8 +120,42 @@ extension PostgresStore {
                 try await transaction.event(id, .leaseExpired, at: now, ["reason": .string(reason), "token": .integer(token)])
                 recovered.append(id)
             }
-            return recovered
+            return recovered + (try await recoverEndedSessions(transaction, me: me, now: now))
         }
+    }
+
+    /// The running jobs of registered workers (not `me`) whose session lock is free, back to pending.
+    private func recoverEndedSessions(_ transaction: PostgresSession.Transaction, me: LeaseOwner, now: Timestamp) async throws -> [Int64] {
+        let owners = try await transaction.query(
+            """
+            SELECT id, owner, host, boot_id, pid, pid_start FROM workers w
+            WHERE NOT (host = $1 AND boot_id = $2 AND pid = $3 AND pid_start = $4)
+            AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'running' AND j.lease_host = w.host AND j.lease_boot_id = w.boot_id
+                        AND j.lease_pid = w.pid AND j.lease_pid_start = w.pid_start)
+            ORDER BY id
+            """, [.text(me.host), .text(me.bootID), .int(Int64(me.pid)), .int(me.pidStart)])
+        var recovered: [Int64] = []
+        for owner in owners {
+            let workerID = try owner.int("id")
+            let free = try await transaction.query("SELECT pg_try_advisory_xact_lock(\(Self.workerLockClass), $1::int)::int AS free",
+                                                   [.int(Self.workerLockKey(workerID))])[0].int("free")
+            guard free == 1 else { continue }
+            let jobs = try await transaction.query(
+                """
+                UPDATE jobs SET state = 'pending', updated_at = $1, lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL,
+                    lease_pid = NULL, lease_pid_start = NULL, lease_expires_at = NULL
+                WHERE state = 'running' AND lease_host = $2 AND lease_boot_id = $3 AND lease_pid = $4 AND lease_pid_start = $5
+                RETURNING id, lease_token
+                """, [.time(now), .text(try owner.text("host")), .text(try owner.text("boot_id")), .int(try owner.int("pid")), .int(try owner.int("pid_start"))])
+            let reason = JSONValue.string("the database session of worker \(try owner.text("owner")) ended")
+            for job in try jobs.sorted(by: { try $0.int("id") < $1.int("id") }) {
+                let id = try job.int("id")
+                try await transaction.event(id, .leaseExpired, at: now, ["reason": reason, "token": .integer(try job.int("lease_token"))])
+                recovered.append(id)
+            }
+            try await transaction.query("UPDATE workers SET ended = 'lost', ended_at = $1 WHERE id = $2 AND ended IS NULL", [.time(now), .int(workerID)])
+        }
+        return recovered
     }
 }
 

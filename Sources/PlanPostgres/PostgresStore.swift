@@ -18,12 +18,13 @@ public final class PostgresStore: JobStore {
     }
 
     /// Connects; with `migrate`, applies pending migrations, else refuses a database without
-    /// planq's tables (`notInitialized`).
-    public static func connect(_ url: PostgresURL, migrate: Bool, now: Timestamp = .now(),
+    /// planq's tables (`notInitialized`). Each call gets an answer within `timeout` or fails as a
+    /// fault (migrations are not limited).
+    public static func connect(_ url: PostgresURL, migrate: Bool, timeout: Duration = .seconds(30), now: Timestamp = .now(),
                                logger: Logger = Logger(label: "planq.postgres", factory: { _ in SwiftLogNoOpLogHandler() })) async throws(StoreError)
         -> PostgresStore
     {
-        let store = PostgresStore(session: try await PostgresSession.connect(url, logger: logger), url: url)
+        let store = PostgresStore(session: try await PostgresSession.connect(url, timeout: timeout, logger: logger), url: url)
         if migrate {
             _ = try await store.migrate(now: now)
         } else if try await store.read({ try await $0.query("SELECT (to_regclass('jobs') IS NOT NULL)::int AS ready")[0].int("ready") }) == 0 {
@@ -67,7 +68,7 @@ public final class PostgresStore: JobStore {
     public func migrate(now: Timestamp) async throws(StoreError) -> [String] {
         let applied = try await read { try await Self.verifiedMigrations($0) }
         guard Migrations.postgres.contains(where: { applied[$0.version] == nil }) else { return [] }
-        return try await commit { transaction in
+        return try await session.run(transaction: true, limit: .zero) { transaction in
             try await transaction.query("SELECT pg_advisory_xact_lock(7245118901)")
             try await transaction.execute("SET LOCAL client_min_messages = warning;\n" + Self.bootstrap)
             let applied = try await Self.verifiedMigrations(transaction)
@@ -108,22 +109,42 @@ public final class PostgresStore: JobStore {
     /// `schedules` notify it when a commit changed them, on whatever host. Consecutive
     /// notifications arrive as one; while throttled, at most one per `StoreChanges.throttledPause`.
     /// A lost connection is made again after a second (and counts as a change: something may have
-    /// been missed meanwhile).
+    /// been missed meanwhile); one that no longer answers is found out within `listenerPing` and
+    /// the session's timeout.
+    static let listenerPing = Duration.seconds(5)
+
     public func changes() -> StoreChanges? {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let throttled = Locked(false)
-        let url = url, logger = session.logger
+        let url = url, logger = session.logger, timeout = session.timeout
         let listener = Task {
             while !Task.isCancelled {
                 do {
-                    let connection = try await PostgresConnection.connect(configuration: try url.configuration, id: 2, logger: logger)
+                    let configuration = try PostgresSession.configuration(url, timeout: timeout)
+                    let connection = try await PostgresConnection.connect(configuration: configuration, id: 2, logger: logger)
                     defer { Task { try? await connection.close() } }
                     continuation.yield()
-                    try await connection.listen(on: "planq_changes") { notifications in
-                        for try await _ in notifications {
-                            continuation.yield()
-                            if throttled.withLock({ $0 }) { try await Task.sleep(for: StoreChanges.throttledPause) }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            try await connection.listen(on: "planq_changes") { notifications in
+                                for try await _ in notifications {
+                                    continuation.yield()
+                                    if throttled.withLock({ $0 }) { try await Task.sleep(for: StoreChanges.throttledPause) }
+                                }
+                            }
                         }
+                        // A listener sends nothing, so a cut link would leave it deaf for good: a
+                        // query every few seconds finds that out, and the connection is made again.
+                        group.addTask {
+                            while true {
+                                try await Task.sleep(for: Self.listenerPing)
+                                try await PostgresSession.bounded(connection, by: timeout) {
+                                    _ = try await connection.query("SELECT 1", logger: logger)
+                                }
+                            }
+                        }
+                        try await group.next()
+                        group.cancelAll()
                     }
                 } catch {
                     try? await Task.sleep(for: .seconds(1))
@@ -170,7 +191,7 @@ extension PostgresStore {
     private static func administer(_ sql: String, on server: PostgresURL) async throws(StoreError) {
         let session = try await PostgresSession.connect(server, logger: Logger(label: "planq.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
         defer { Task { await session.close() } }
-        try await session.run(transaction: false) { try await $0.execute(sql) }
+        try await session.run(transaction: false, limit: .zero) { try await $0.execute(sql) }
     }
 }
 

@@ -27,12 +27,13 @@ struct DatabaseOption: ParsableArguments {
     /// `groupCommit` packs concurrent writes into shared transactions (the worker). `storage` holds
     /// the options of the commands that create databases and write much.
     /// A PostgreSQL URL gets its password from the URL, the systemd credential `planq-db-password`
-    /// or `PGPASSFILE`; `create` and `write` apply pending migrations there.
+    /// or `PGPASSFILE`; `create` and `write` apply pending migrations there; a call the server
+    /// does not answer within `answerLimit` fails as a fault.
     func open(create: Bool, write: Bool = false, groupCommit: Bool = false, storage: StorageOptions? = nil,
-              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil) async throws -> any JobStore {
+              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil, answerLimit: Duration = .seconds(30)) async throws -> any JobStore {
         if isPostgres {
             do {
-                return try await PostgresStore.connect(try PostgresURL(path).withPassword(), migrate: create || write)
+                return try await PostgresStore.connect(try PostgresURL(path).withPassword(), migrate: create || write, timeout: answerLimit)
             } catch {
                 throw Console.failure(error)
             }

@@ -111,13 +111,15 @@ struct WorkerCommand: AsyncParsableCommand {
         let workerMetrics = export.map { WorkerMetrics(factory: $0.factory) }
         var commitObserver: (@Sendable (Int, Duration) -> Void)?
         if let workerMetrics { commitObserver = { workerMetrics.committed(operations: $0, after: $1) } }
-        let store = try await database.open(create: true, groupCommit: true, storage: storage, commitObserver: commitObserver)
+        let leaseDuration = PlanDuration(lease)!.duration
         let limits = try parsedLimits()
         let named = queues.map { $0.split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init) }
             ?? (limits.isEmpty ? nil : Array(limits.keys))
         var configuration = WorkerConfiguration(
-            concurrency: concurrency, queueLimits: limits, queues: named, lease: PlanDuration(lease)!.duration,
+            concurrency: concurrency, queueLimits: limits, queues: named, lease: leaseDuration,
             grace: PlanDuration(grace)!.duration, drain: drain, valueLimits: ValueLimits(maxBytes: Self.byteCount(maxValueSize)!))
+        let store = try await database.open(create: true, groupCommit: true, storage: storage, commitObserver: commitObserver,
+                                            answerLimit: configuration.serverAnswerLimit)
         configuration.zones = noSchedules || drain ? nil : SystemZones.lookup
         configuration.metrics = workerMetrics
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

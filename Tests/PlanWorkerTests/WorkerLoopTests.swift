@@ -93,6 +93,34 @@ import Testing
         #expect(!loop.handle(.tick, at: at(.seconds(12))).contains(.heartbeat([7])), "renewed at 11 s: due again at 21 s")
     }
 
+    @Test func aRunWhoseHeartbeatsFailIsStoppedFiveSixthsThroughItsLeaseAndAPausedWorkerAsksFirst() {
+        var loop = Loop(configuration: configuration)
+        _ = loop.handle(.tick, at: at(.zero))
+        _ = loop.handle(.claimed([.init(id: 7, queue: "a"), .init(id: 8, queue: "a")], nextRunIn: nil), at: at(.zero))
+        #expect(loop.handle(.tick, at: at(.seconds(10))).contains(.heartbeat([7, 8])))
+        // Job 8's renewal, sent at 10 s, went through; job 7's failed and keeps failing.
+        _ = loop.handle(.renewed([8], at: at(.seconds(10))), at: at(.seconds(11)))
+        _ = loop.handle(.heartbeatFailed(7, retryIn: .seconds(5)), at: at(.seconds(11)))
+        _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.seconds(11)))
+        #expect(!loop.handle(.tick, at: at(.milliseconds(24999))).contains(.leaseLapsed([7])))
+        _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.milliseconds(24999)))
+        let lapsed = loop.handle(.tick, at: at(.seconds(25)))
+        #expect(lapsed.contains(.leaseLapsed([7])), "30 s lease taken at 0 s: stopped at 25 s")
+        #expect(!lapsed.contains(.heartbeat([7])), "a lapsed run is not renewed any more")
+        _ = loop.handle(.claimed([], nextRunIn: nil), at: at(.seconds(25)))
+        #expect(!loop.handle(.tick, at: at(.seconds(26))).contains(.leaseLapsed([7])), "stopped once")
+        #expect(loop.runningJobs == [7, 8], "a stopped run is running until it ends")
+
+        // A worker that was stopped (SIGSTOP) past its lease with no failed heartbeat asks the
+        // store first: the heartbeat says whether another worker took the job.
+        var paused = Loop(configuration: configuration)
+        _ = paused.handle(.tick, at: at(.zero))
+        _ = paused.handle(.claimed([.init(id: 9, queue: "a")], nextRunIn: nil), at: at(.zero))
+        _ = paused.handle(.claimed([], nextRunIn: nil), at: at(.zero))
+        let resumed = paused.handle(.tick, at: at(.seconds(40)))
+        #expect(resumed.contains(.heartbeat([9])) && !resumed.contains(.leaseLapsed([9])))
+    }
+
     @Test func cancelsAreCheckedEveryIntervalAndAtOnceAfterAChangeWhileFull() {
         var configuration = self.configuration
         configuration.concurrency = 1

@@ -43,7 +43,8 @@ import Testing
         #expect(figures["repeated_steps"] == 0, "\(text)")
         #expect(figures["worker_exit"] == 0, "\(text)")
         #expect((figures["heartbeat_cpu_ticks_in_2s"] ?? 999) < 40, "heartbeats on a full disk must back off: \(text)\n\(workspace.read("heartbeat.log"))")
-        #expect(text.contains("heartbeat_job=succeeded 1\n"), "\(text)\n\(workspace.read("heartbeat.log"))")
+        #expect(text.contains("heartbeat_job=succeeded 2\n"), "stopped when its lease ran out, finished by the next run: \(text)\n\(workspace.read("heartbeat.log"))")
+        #expect(figures["lapsed_lines"] == 1, "\(text)\n\(workspace.read("heartbeat.log"))")
         #expect(figures["enqueue_read_only"] == 69, "\(text)")
         #expect(figures["read_only_message"] == 1, "\(text)")
     }

@@ -134,6 +134,42 @@ final class ServerDatabase {
         let history = try ServerDatabase.psql(database.url(), "SELECT kind FROM job_history WHERE idempotency_key = 'n1' ORDER BY event_id")
         #expect(history == "enqueued\nclaimed\nstep_started\nstep_succeeded\nsucceeded\n", "\(history)")
     }
+
+    @Test func aWorkerWhoseSessionEndsIsRecoveredAtOnceFromAnotherHostAndFindsItsLeaseGone() async throws {
+        let database = try ServerDatabase()
+        let url = try PostgresURL(database.url())
+        let plan = try PlanDescription.decode(Array(#"{"version":1,"steps":[{"id":"a","call":"echo"}]}"#.utf8), newKey: { "far" })
+        let setup = try await PostgresStore.connect(url, migrate: true)
+        _ = try await setup.enqueue([plan])
+        await setup.close()
+        // Worker A on one host, B on another: neither can look at the other's processes.
+        let hostA = LeaseOwner(host: "host-a", bootID: "boot-a", pid: 41, pidStart: 1)
+        let hostB = LeaseOwner(host: "host-b", bootID: "boot-b", pid: 42, pidStart: 1)
+        let a = try await PostgresStore.connect(url, migrate: false)
+        let b = try await PostgresStore.connect(url, migrate: false)
+        _ = try await a.registerWorker(WorkerRegistration(owner: hostA, queues: nil, concurrency: 1, capabilities: ["echo"]), now: .now())
+        let lease = try #require(try await a.claim([("default", 1)], owner: hostA, lease: .seconds(300)).first)
+        #expect(try await b.recoverDeadOwners(me: hostB) == [], "A's session is alive")
+
+        // A's session ends (as when its process is killed or its host is lost and the server gives up on it).
+        let locked = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = \(0x706C_6E71) AND granted"
+        let session = try ServerDatabase.psql(database.url(), locked).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!session.isEmpty)
+        try ServerDatabase.psql(database.url(), "SELECT pg_terminate_backend(\(session))")
+        #expect(try await b.recoverDeadOwners(me: hostB) == [lease.jobID], "recovered long before its 300 s lease ends")
+        let reason = try ServerDatabase.psql(database.url(), "SELECT detail->>'reason' FROM job_events WHERE kind = 'lease_expired'")
+        #expect(reason == "the database session of worker host-a/41 ended\n")
+
+        // A connects again (taking its session lock first) and learns it lost the job; its writes are refused.
+        #expect(try await lease.heartbeat(duration: .seconds(30)).leaseHeld == false)
+        let refused = await #expect(throws: StoreError.self) { try await lease.beginStep("a", attempt: 1) }
+        #expect(refused.map { "\($0)" } == "\(StoreError.leaseLost(lease.id))")
+        let relocked = try ServerDatabase.psql(database.url(), locked).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!relocked.isEmpty && relocked != session, "the new session holds A's lock")
+        #expect(try await b.recoverDeadOwners(me: hostB) == [])
+        await a.close()
+        await b.close()
+    }
 }
 
 @Suite struct PostgresBenchCommand {

@@ -175,7 +175,13 @@ public final class Worker: Service {
             let jobs = running.withLock { $0 }
             for id in (try? await store.cancelRequested(among: ids)) ?? [] { jobs[id]?.stop.stop(.cancelRequested) }
         case .heartbeat(let ids):
-            return await heartbeat(ids)
+            return await heartbeat(ids, clock: clock)
+        case .leaseLapsed(let ids):
+            let jobs = running.withLock { $0 }
+            for id in ids {
+                logger.warning("lease ran out unrenewed: stopping the run", metadata: ["job.id": "\(id)"])
+                jobs[id]?.stop.stop(.leaseLost)
+            }
         case .recoverLeases:
             await recoverLeases()
         case .claim(let free, let counts):
@@ -261,14 +267,16 @@ public final class Worker: Service {
     /// Renews the leases of `ids`; stops jobs whose lease moved on or whose cancel was asked. A
     /// heartbeat that fails is answered with when to try it again: after the store's backoff when
     /// it is at fault (a full disk fails every write at once: no retry at every turn).
-    private func heartbeat(_ ids: [Int64]) async -> [Loop.Event] {
+    private func heartbeat(_ ids: [Int64], clock: ContinuousClock) async -> [Loop.Event] {
         let jobs = running.withLock { $0 }
         var failed: [Loop.Event] = []
+        var renewed: [Int64] = []
+        let sent = clock.now
         for id in ids {
             guard let job = jobs[id] else { continue }
             do {
                 let beat = try await job.lease.heartbeat(duration: configuration.lease)
-                if !beat.leaseHeld { job.stop.stop(.leaseLost) }
+                if beat.leaseHeld { renewed.append(id) } else { job.stop.stop(.leaseLost) }
                 if beat.cancelRequested { job.stop.stop(.cancelRequested) }
                 storeWorked()
             } catch where error.isFault {
@@ -278,7 +286,7 @@ public final class Worker: Service {
                 failed.append(.heartbeatFailed(id, retryIn: configuration.lease / 6))
             }
         }
-        return failed
+        return failed + (renewed.isEmpty ? [] : [.renewed(renewed, at: sent)])
     }
 
     private func recoverLeases() async {

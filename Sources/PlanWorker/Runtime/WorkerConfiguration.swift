@@ -41,6 +41,11 @@ public struct WorkerConfiguration: Sendable {
     /// While shutting down, how often the loop checks on the jobs still running.
     public var shutdownPoll = Duration.milliseconds(250)
 
+    /// The longest a call to a database server may go unanswered before it counts as a fault: a
+    /// sixth of the lease (1 s to 10 s), so that a worker cut off from its server finds out, and
+    /// stops its runs, before their leases run out.
+    public var serverAnswerLimit: Duration { min(max(lease / 6, .seconds(1)), .seconds(10)) }
+
     /// How often lapsed leases are recovered.
     var recoveryInterval: Duration { min(lease / 2, longestRecoveryInterval) }
 

@@ -20,6 +20,8 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
         /// A heartbeat could not be written: it is tried again after `retryIn` (at most a sixth of
         /// the lease).
         case heartbeatFailed(Int64, retryIn: Duration)
+        /// These jobs' leases were renewed by heartbeats sent at `at` (their new expiry counts from then).
+        case renewed([Int64], at: Instant)
         /// The answer to `checkOutstandingWork`.
         case outstandingWork(Bool)
         /// Graceful shutdown began: claim nothing more, let running jobs finish within the grace.
@@ -35,8 +37,11 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
         case feedWatchdog
         /// Ask the store which of these running jobs `planq cancel` asked to stop.
         case checkCancels([Int64])
-        /// Renew these jobs' leases.
+        /// Renew these jobs' leases; answer with `renewed` and `heartbeatFailed`.
         case heartbeat([Int64])
+        /// These jobs' leases ran out unrenewed (the store did not answer their heartbeats): stop
+        /// them, for another worker may take them now.
+        case leaseLapsed([Int64])
         /// Expire other workers' lapsed leases and recover dead owners' jobs.
         case recoverLeases
         /// Claim into `free` slots; `running` counts this worker's jobs by queue. Answer with
@@ -57,6 +62,11 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
     private struct Running {
         let queue: String
         var lastBeat: Instant
+        /// When the lease was last taken or renewed, by this process's clock.
+        var renewedAt: Instant
+        /// A heartbeat failed since then (a worker that was only paused learns from its next one).
+        var renewalFailed = false
+        var lapsed = false
     }
 
     private enum Phase: Equatable {
@@ -112,13 +122,20 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
             // Due again `retryIn` from now: as if it had beaten that long less than a third ago.
             let retry = now.advanced(by: min(retryIn, configuration.lease / 6) - configuration.lease / 3)
             running[id]?.lastBeat = retry
+            running[id]?.renewalFailed = true
+            return []
+        case .renewed(let ids, let at):
+            for id in ids where running[id].map({ $0.renewedAt < at }) ?? false {
+                running[id]?.renewedAt = at
+                running[id]?.renewalFailed = false
+            }
             return []
         case .shutdown:
             guard phase != .stopped else { return [] }
             phase = .shuttingDown(deadline: now.advanced(by: configuration.grace))
             return []
         case .claimed(let jobs, let nextRunIn):
-            for job in jobs where endedBeforeClaimed.remove(job.id) == nil { running[job.id] = Running(queue: job.queue, lastBeat: now) }
+            for job in jobs where endedBeforeClaimed.remove(job.id) == nil { running[job.id] = Running(queue: job.queue, lastBeat: now, renewedAt: now) }
             nextRunAt = nextRunIn.map { now.advanced(by: $0) }
             guard phase == .awaitingClaim else { return turn(at: now) }
             phase = .claiming
@@ -189,17 +206,26 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
         }
     }
 
-    /// Cancel checks (at most every `interval`, or at once after a change while full) and the
-    /// heartbeats that are due (a third through the lease).
+    /// Cancel checks (at most every `interval`, or at once after a change while full), the
+    /// heartbeats that are due (a third through the lease), and the stop of runs whose heartbeats
+    /// failed and whose lease is about to run out (five sixths through it, counted from when its
+    /// last renewal was sent).
     private mutating func maintenance(at now: Instant, cancelsEvery interval: Duration) -> [Action] {
         guard !running.isEmpty else { return [] }
         var actions: [Action] = []
+        let lapsing = running.filter { job in
+            job.value.renewalFailed && !job.value.lapsed && job.value.renewedAt.duration(to: now) >= configuration.lease - configuration.lease / 6
+        }
+        if !lapsing.isEmpty {
+            for id in lapsing.keys { running[id]?.lapsed = true }
+            actions.append(.leaseLapsed(lapsing.keys.sorted()))
+        }
         if changedWhileFull || lastCancelCheck.map({ $0.duration(to: now) >= interval }) ?? false {
             actions.append(.checkCancels(running.keys.sorted()))
             lastCancelCheck = now
             changedWhileFull = false
         }
-        let due = running.filter { $0.value.lastBeat.duration(to: now) >= configuration.lease / 3 }.keys.sorted()
+        let due = running.filter { !$0.value.lapsed && $0.value.lastBeat.duration(to: now) >= configuration.lease / 3 }.keys.sorted()
         if !due.isEmpty {
             for id in due { running[id]?.lastBeat = now }
             actions.append(.heartbeat(due))

@@ -34,7 +34,8 @@ kill -TERM "$worker"
 wait "$worker"
 echo "worker_exit=$?"
 # A running job whose heartbeats meet the full disk (a 900 ms lease: one due every 300 ms): the
-# worker must back off instead of asking again at every turn, and the job ends once the disk frees.
+# worker must back off instead of asking again at every turn; once its lease runs out unrenewed it
+# stops the run (another worker could take the job then), and the next run ends it once the disk frees.
 hb="$dir/disk/heartbeat.db"
 "$planq" enqueue --db "$hb" - <<<'{"version":1,"steps":[{"id":"nap","call":"sleep","input":{"for":"4s"}}]}' >/dev/null
 "$planq" worker --db "$hb" --concurrency 1 --lease 900ms >/dev/null 2>"$dir/heartbeat.log" &
@@ -53,6 +54,7 @@ for _ in $(seq 1 200); do
     sleep 0.1
 done
 echo "heartbeat_job=$(sqlite3 "$hb" "SELECT state || ' ' || runs FROM jobs")"
+echo "lapsed_lines=$(grep -c 'lease ran out unrenewed' "$dir/heartbeat.log")"
 kill -TERM "$worker"
 wait "$worker"
 # The same database through a read-only mount: refused with 69, nothing crashes.
