@@ -103,6 +103,9 @@ final class PostgresSession: Sendable {
     private let turn = AsyncMutex()
     private let current = Locked<PostgresConnection?>(nil)
     private let onConnect = Locked<(@Sendable (Transaction) async throws -> Void)?>(nil)
+    private let lastFailure = Locked<(at: ContinuousClock.Instant, error: any Error)?>(nil)
+    /// After a failed connection attempt, how long calls fail at once with its error.
+    static let reconnectPause = Duration.seconds(1)
 
     private init(url: PostgresURL, logger: Logger, timeout: Duration) {
         self.url = url
@@ -187,7 +190,17 @@ final class PostgresSession: Sendable {
     private func connected() async throws -> PostgresConnection {
         if let connection = current.withLock({ $0 }), !connection.isClosed { return connection }
         current.withLock { $0 = nil }
-        let connection = try await PostgresConnection.connect(configuration: try Self.configuration(url, timeout: timeout), id: 1, logger: logger)
+        // Calls queued behind a failed connection attempt fail with its error for a moment, instead
+        // of each waiting out its own attempt.
+        if let failure = lastFailure.withLock({ $0 }), failure.at.duration(to: .now) < Self.reconnectPause { throw failure.error }
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: try Self.configuration(url, timeout: timeout), id: 1, logger: logger)
+        } catch {
+            lastFailure.withLock { $0 = (.now, error) }
+            throw error
+        }
+        lastFailure.withLock { $0 = nil }
         if let setUp = onConnect.withLock({ $0 }) {
             do {
                 try await setUp(Transaction(session: self, connection: connection))

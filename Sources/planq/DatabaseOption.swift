@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PlanPostgres
 import PlanStore
 
@@ -28,14 +29,27 @@ struct DatabaseOption: ParsableArguments {
     /// the options of the commands that create databases and write much.
     /// A PostgreSQL URL gets its password from the URL, the systemd credential `planq-db-password`
     /// or `PGPASSFILE`; `create` and `write` apply pending migrations there; a call the server
-    /// does not answer within `answerLimit` fails as a fault.
+    /// does not answer within `answerLimit` fails as a fault. Given a logger, a server out of reach
+    /// is waited for (logged once), not an error.
     func open(create: Bool, write: Bool = false, groupCommit: Bool = false, storage: StorageOptions? = nil,
-              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil, answerLimit: Duration = .seconds(30)) async throws -> any JobStore {
+              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil, answerLimit: Duration = .seconds(30),
+              waitingForServer logger: Logger? = nil) async throws -> any JobStore {
         if isPostgres {
-            do {
-                return try await PostgresStore.connect(try PostgresURL(path).withPassword(), migrate: create || write, timeout: answerLimit)
-            } catch {
-                throw Console.failure(error)
+            let url: PostgresURL
+            do { url = try PostgresURL(path).withPassword() } catch { throw Console.failure(error) }
+            var pause = Duration.seconds(1)
+            while true {
+                do {
+                    return try await PostgresStore.connect(url, migrate: create || write, timeout: answerLimit)
+                } catch .server(let error) where error.sqlState == nil && logger != nil {
+                    // Out of reach (no answer, refused, no route): a worker waits for its server.
+                    // A refused login or a missing database still ends it.
+                    if pause == .seconds(1) { logger?.error("database server out of reach; trying again", metadata: ["error": "\(error)"]) }
+                    try await Task.sleep(for: pause)
+                    pause = min(pause * 2, .seconds(5))
+                } catch {
+                    throw Console.failure(error)
+                }
             }
         }
         var options = StoreOptions(path: path, create: create, migrate: write, groupWritable: storage?.groupWritable ?? false,

@@ -119,7 +119,7 @@ struct WorkerCommand: AsyncParsableCommand {
             concurrency: concurrency, queueLimits: limits, queues: named, lease: leaseDuration,
             grace: PlanDuration(grace)!.duration, drain: drain, valueLimits: ValueLimits(maxBytes: Self.byteCount(maxValueSize)!))
         let store = try await database.open(create: true, groupCommit: true, storage: storage, commitObserver: commitObserver,
-                                            answerLimit: configuration.serverAnswerLimit)
+                                            answerLimit: configuration.serverAnswerLimit, waitingForServer: logger)
         configuration.zones = noSchedules || drain ? nil : SystemZones.lookup
         configuration.metrics = workerMetrics
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

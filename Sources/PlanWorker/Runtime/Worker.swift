@@ -280,7 +280,11 @@ public final class Worker: Service {
                 if beat.cancelRequested { job.stop.stop(.cancelRequested) }
                 storeWorked()
             } catch where error.isFault {
-                failed.append(.heartbeatFailed(id, retryIn: storeFailed(error, doing: "heartbeat")))
+                // The store is at fault for all of them: the rest are not asked (a server out of
+                // reach would hold the loop for each one's timeout).
+                let retryIn = storeFailed(error, doing: "heartbeat")
+                for rest in ids.drop(while: { $0 != id }) where jobs[rest] != nil { failed.append(.heartbeatFailed(rest, retryIn: retryIn)) }
+                break
             } catch {
                 logger.warning("heartbeat failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
                 failed.append(.heartbeatFailed(id, retryIn: configuration.lease / 6))
