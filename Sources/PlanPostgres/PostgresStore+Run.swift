@@ -44,39 +44,42 @@ extension PostgresStore {
         if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }
     }
 
+    /// One write is one statement, committed on its own; several share a transaction.
     public func commit(_ writes: [RunWrite], of lease: Lease.ID) async throws(StoreError) {
-        try await commit { transaction in
+        try await commit(transaction: writes.count > 1) { transaction in
             for write in writes { try await Self.perform(write, of: lease, transaction) }
         }
     }
 
+    /// Performs `write` in one statement that changes nothing unless the run still holds its lease.
     static func perform(_ write: RunWrite, of lease: Lease.ID, _ transaction: PostgresSession.Transaction) async throws {
         let (job, token) = (SQLBind.int(lease.jobID), SQLBind.int(lease.token))
         switch write {
         case .stepStarted(let stepKey, let attempt, let now):
             // Only while the lease is unexpired, besides its token (as on SQLite).
-            let position = try await transaction.historyPositions(1)
             try transaction.requireOne(try await transaction.query(
                 """
+                WITH place AS (\(nextPlace("EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $5 AND state = 'running' AND lease_expires_at > $4)")))
                 INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
-                SELECT $1, $2, $3, $4, $5, $6
-                WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $5 AND state = 'running' AND lease_expires_at > $4)
+                SELECT $1, $2, $3, $4, $5, last FROM place
                 RETURNING id
-                """, [job, .text(stepKey), .int(Int64(attempt)), .time(now), token, .int(position)]), lease)
+                """, [job, .text(stepKey), .int(Int64(attempt)), .time(now), token]), lease)
         case .stepFinished(let stepKey, let attempt, let outcome, let now):
             let (output, error): (JSONValue?, ErrInfo?) = switch outcome {
             case .success(let value): (value, nil)
             case .failure(let error): (nil, error)
             }
-            let position = try await transaction.historyPositions(1)
             try transaction.requireOne(try await transaction.query(
                 """
-                UPDATE step_results SET outcome = $1, output = $2, error = $3, finished_at = $4, finished_event = $9
-                WHERE job_id = $5 AND step_id = $6 AND attempt = $7 AND superseded = 0 AND outcome IS NULL
-                AND EXISTS (SELECT 1 FROM jobs WHERE id = $5 AND lease_token = $8 AND state = 'running')
-                RETURNING id
+                WITH target AS (
+                    SELECT id FROM step_results WHERE job_id = $5 AND step_id = $6 AND attempt = $7 AND superseded = 0 AND outcome IS NULL
+                    AND EXISTS (SELECT 1 FROM jobs WHERE id = $5 AND lease_token = $8 AND state = 'running')),
+                place AS (\(nextPlace("EXISTS (SELECT 1 FROM target)")))
+                UPDATE step_results s SET outcome = $1, output = $2, error = $3, finished_at = $4, finished_event = place.last
+                FROM target, place WHERE s.id = target.id AND s.superseded = 0 AND s.outcome IS NULL
+                RETURNING s.id
                 """, [.text(StepOutcome(outcome).rawValue), .json(output), .json(error?.json), .time(now), job, .text(stepKey),
-                      .int(Int64(attempt)), token, .int(position)]), lease)
+                      .int(Int64(attempt)), token]), lease)
         case .finished(let outcome, let now):
             let (state, result, error, kind): (JobState, JSONValue?, ErrInfo?, EventKind) = switch outcome {
             case .succeeded(let value): (.succeeded, value, nil, .succeeded)
@@ -85,45 +88,61 @@ extension PostgresStore {
             }
             try transaction.requireOne(try await transaction.query(
                 """
-                UPDATE jobs SET state = $1, result = $2, last_error = $3, finished_at = $4, updated_at = $4, cancel_requested = 0,
-                    lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
-                    lease_expires_at = NULL
-                WHERE id = $5 AND lease_token = $6 AND state = 'running' RETURNING id
-                """, [.text(state.rawValue), .json(result), .json(error?.json), .time(now), job, token]), lease)
-            try await transaction.event(lease.jobID, kind, at: now, error.map { ["error": $0.json] })
+                WITH done AS (
+                    UPDATE jobs SET state = $1, result = $2, last_error = $3, finished_at = $4, updated_at = $4, cancel_requested = 0,
+                        \(releasedLease)
+                    WHERE id = $5 AND lease_token = $6 AND state = 'running' RETURNING id),
+                \(eventOf("done", at: "$4", kind: "$7", detail: "$8"))
+                """, [.text(state.rawValue), .json(result), .json(error?.json), .time(now), job, token, .text(kind.rawValue),
+                      .json(error.map { ["error": $0.json] })]), lease)
         case .rescheduled(let runAt, let error, let now):
             try transaction.requireOne(try await transaction.query(
                 """
-                UPDATE jobs SET state = 'pending', run_at = $1, last_error = $2, updated_at = $3,
-                    lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
-                    lease_expires_at = NULL
-                WHERE id = $4 AND lease_token = $5 AND state = 'running' RETURNING id
-                """, [.time(runAt), .json(error.json), .time(now), job, token]), lease)
-            try await transaction.event(lease.jobID, .retryScheduled, at: now, ["run_at": .string(runAt.iso8601), "error": error.json])
+                WITH done AS (
+                    UPDATE jobs SET state = 'pending', run_at = $1, last_error = $2, updated_at = $3, \(releasedLease)
+                    WHERE id = $4 AND lease_token = $5 AND state = 'running' RETURNING id),
+                \(eventOf("done", at: "$3", kind: "'retry_scheduled'", detail: "$6"))
+                """, [.time(runAt), .json(error.json), .time(now), job, token,
+                      .json(["run_at": .string(runAt.iso8601), "error": error.json])]), lease)
         case .released(let now):
             try transaction.requireOne(try await transaction.query(
                 """
-                UPDATE jobs SET state = 'pending', runs = runs - 1, updated_at = $1,
-                    lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL,
-                    lease_expires_at = NULL
-                WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id
-                """, [.time(now), job, token]), lease)
-            try await transaction.query(
-                """
-                UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, $1)
-                WHERE job_id = $2 AND lease_token = $3 AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
-                """, [.time(now), job, token])
-            try await transaction.event(lease.jobID, .released, at: now, ["token": .integer(lease.token)])
+                WITH done AS (
+                    UPDATE jobs SET state = 'pending', runs = runs - 1, updated_at = $1, \(releasedLease)
+                    WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id),
+                set_aside AS (
+                    UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, $1)
+                    WHERE job_id = $2 AND lease_token = $3 AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
+                    AND EXISTS (SELECT 1 FROM done)),
+                \(eventOf("done", at: "$1", kind: "'released'", detail: "$4"))
+                """, [.time(now), job, token, .json(["token": .integer(lease.token)])]), lease)
         }
     }
 
+    /// The columns of a lease, cleared.
+    private static let releasedLease = """
+        lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL, lease_expires_at = NULL
+        """
+
+    /// The end of a `WITH` whose `changed` names the job a statement changed (its `id`): the job's
+    /// event, at the history's next place, one row returned when it was changed.
+    private static func eventOf(_ changed: String, at: String, kind: String, detail: String) -> String {
+        """
+        place AS (\(nextPlace("EXISTS (SELECT 1 FROM \(changed))")))
+        INSERT INTO job_events (id, job_id, at, kind, detail) SELECT place.last, \(changed).id, \(at), \(kind), \(detail) FROM place, \(changed)
+        RETURNING id
+        """
+    }
+
+    /// One statement, no transaction: the renewal, and whether `planq cancel` asked the run to stop.
     public func heartbeat(_ lease: Lease.ID, duration: Duration, now: Timestamp) async throws(StoreError) -> Heartbeat {
-        try await commit { transaction in
-            let held = try await transaction.query(
-                "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id",
-                [.time(now.adding(PlanDuration(duration))), .int(lease.jobID), .int(lease.token)])
-            let cancel = try await transaction.query("SELECT cancel_requested FROM jobs WHERE id = $1", [.int(lease.jobID)]).first
-            return Heartbeat(leaseHeld: held.count == 1, cancelRequested: try cancel?.int("cancel_requested") == 1)
+        try await commit(transaction: false) { transaction in
+            let row = try await transaction.query(
+                """
+                WITH held AS (UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id)
+                SELECT (SELECT count(*) FROM held) AS held, (SELECT cancel_requested FROM jobs WHERE id = $2) AS cancel
+                """, [.time(now.adding(PlanDuration(duration))), .int(lease.jobID), .int(lease.token)])[0]
+            return Heartbeat(leaseHeld: try row.int("held") == 1, cancelRequested: try row.optionalInt("cancel") == 1)
         }
     }
 }

@@ -40,7 +40,7 @@ struct DatabaseOption: ParsableArguments {
             var pause = Duration.seconds(1)
             while true {
                 do {
-                    return try await PostgresStore.connect(url, migrate: create || write, timeout: answerLimit)
+                    return try await PostgresStore.connect(url, migrate: create || write, timeout: answerLimit, commitObserver: commitObserver)
                 } catch .server(let error) where error.sqlState == nil && logger != nil {
                     // Out of reach (no answer, refused, no route): a worker waits for its server.
                     // A refused login or a missing database still ends it.

@@ -152,7 +152,10 @@ final class ServerDatabase {
         #expect(try await b.recoverDeadOwners(me: hostB) == [], "A's session is alive")
 
         // A's session ends (as when its process is killed or its host is lost and the server gives up on it).
-        let locked = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = \(0x706C_6E71) AND granted"
+        let locked = """
+            SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = \(0x706C_6E71) AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """
         let session = try ServerDatabase.psql(database.url(), locked).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!session.isEmpty)
         try ServerDatabase.psql(database.url(), "SELECT pg_terminate_backend(\(session))")
