@@ -9,9 +9,10 @@ extension PostgresStore {
         let expiry = now.adding(PlanDuration(request.duration))
         let owner = request.owner
         let (rows, records, begun, nextRunAt) = try await commit { transaction -> ([SQLRow], [Int64: [String: StepRecord]], [Int64: String], Timestamp?) in
-            let dueNow = try await transaction.dueQueues(now: now).filter { request.queues?.contains($0) ?? true }
-            let allowances = try await transaction.rateAllowances(of: dueNow, now: now)
-            let due = dueNow.filter { (allowances[$0]?.allowed ?? 1) > 0 }
+            let dueNow = try await transaction.dueQueues(now: now).filter { request.queues?.contains($0.name) ?? true }
+            let rated = dueNow.filter(\.rated).map(\.name)
+            let allowances = rated.isEmpty ? [:] : try await transaction.rateAllowances(of: rated, now: now)
+            let due = dueNow.map(\.name).filter { (allowances[$0]?.allowed ?? 1) > 0 }
             var claimed: [(order: (Int64, Int64, Int64), row: SQLRow)] = []
             for (queue, granted) in due.isEmpty ? [] : request.grants(due) where granted > 0 {
                 let limit = min(granted, allowances[queue]?.allowed ?? granted)
@@ -44,11 +45,12 @@ extension PostgresStore {
             let ids = try claimed.map { entry in try entry.row.int("id") }
             try await transaction.query(
                 """
+                WITH place AS (\(Self.nextPlaces("$1")))
                 INSERT INTO job_events (id, job_id, at, kind, detail)
-                SELECT $1 + row_number() OVER (ORDER BY id) - 1, id, $2, 'claimed',
+                SELECT place.first + row_number() OVER (ORDER BY id), id, $2, 'claimed',
                        json_build_object('owner', lease_owner, 'run', runs, 'token', lease_token)
-                FROM jobs WHERE id = ANY($3) ORDER BY id
-                """, [.int(try await transaction.historyPositions(claimed.count)), .time(now), .ints(ids)])
+                FROM jobs, place WHERE id = ANY($3) ORDER BY id
+                """, [.int(Int64(claimed.count)), .time(now), .ints(ids)])
             let claimedBefore = try claimed.filter { entry in try entry.row.int("lease_token") > 1 }.map { entry in try entry.row.int("id") }
             let records = claimedBefore.isEmpty ? [:] : try await transaction.stepRecords(jobIDs: claimedBefore)
             let begun = request.beginFirstSteps ? try await transaction.beginFirstSteps(of: ids, now: now) : [:]
@@ -160,14 +162,14 @@ extension PostgresStore {
 }
 
 extension PostgresSession.Transaction {
-    /// The unpaused queues with due pending jobs.
-    func dueQueues(now: Timestamp) async throws -> [String] {
+    /// The unpaused queues with due pending jobs, and whether each has a rate limit.
+    func dueQueues(now: Timestamp) async throws -> [(name: String, rated: Bool)] {
         try await query(
             """
-            SELECT name FROM queues q WHERE paused = 0
+            SELECT name, (rate_limit IS NOT NULL)::int AS rated FROM queues q WHERE paused = 0
             AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= $1)
             ORDER BY name
-            """, [.time(now)]).map { row in try row.text("name") }
+            """, [.time(now)]).map { row in (try row.text("name"), try row.int("rated") == 1) }
     }
 
     /// As on SQLite: of `queues`, those with a rate, how many may start now and when the next
@@ -203,13 +205,14 @@ extension PostgresSession.Transaction {
     func beginFirstSteps(of ids: [Int64], now: Timestamp) async throws -> [Int64: String] {
         let rows = try await query(
             """
+            WITH place AS (\(PostgresStore.nextPlaces("$2")))
             INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
-            SELECT id, plan #>> '{steps,0,id}', 1, $1, lease_token, $2 + row_number() OVER (ORDER BY id) - 1 FROM jobs
+            SELECT id, plan #>> '{steps,0,id}', 1, $1, lease_token, place.first + row_number() OVER (ORDER BY id) FROM jobs, place
             WHERE id = ANY($3) AND lease_token = 1 AND state = 'running'
                 AND plan #>> '{steps,0,id}' IS NOT NULL AND plan #> '{steps,0,each}' IS NULL
             ORDER BY id
             RETURNING job_id, step_id
-            """, [.time(now), .int(try await historyPositions(ids.count)), .ints(ids)])
+            """, [.time(now), .int(Int64(ids.count)), .ints(ids)])
         return Dictionary(uniqueKeysWithValues: try rows.map { row in (try row.int("job_id"), try row.text("step_id")) })
     }
 

@@ -168,20 +168,19 @@ public final class PostgresStore: JobStore {
 
 extension PostgresStore {
     /// A statement (for a `WITH`) that takes the history's next place when `condition` holds, as
-    /// `last`: one round trip fewer than taking it on its own. The row stays locked as `historyPositions` says.
+    /// `last`: one round trip fewer than taking it on its own. The row stays locked until the
+    /// transaction ends, so places commit in the order they were taken.
     static func nextPlace(_ condition: String) -> String {
         "UPDATE history_sequence SET last = last + 1 WHERE id = 1 AND \(condition) RETURNING last"
+    }
+
+    /// The same for `count` consecutive places (an SQL expression), the first at `first + 1`.
+    static func nextPlaces(_ count: String) -> String {
+        "UPDATE history_sequence SET last = last + \(count) WHERE id = 1 RETURNING last - \(count) AS first"
     }
 }
 
 extension PostgresSession.Transaction {
-    /// Takes `count` consecutive places in the history; the first. The sequence's row stays locked
-    /// until this transaction ends, so places commit in the order they were taken.
-    func historyPositions(_ count: Int) async throws -> Int64 {
-        let last = try await query("UPDATE history_sequence SET last = last + $1 WHERE id = 1 RETURNING last", [.int(Int64(count))])[0].int("last")
-        return last - Int64(count) + 1
-    }
-
     /// Appends an event to a job's history, in one statement.
     func event(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) async throws {
         try await query(
