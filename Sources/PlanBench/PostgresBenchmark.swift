@@ -101,16 +101,16 @@ public struct PostgresBenchmark: Sendable {
         return Double(total) / (ContinuousClock.now - started).seconds
     }
 
-    /// A database with `jobs` single-step jobs pending.
-    private func filled(_ url: PostgresURL) async throws -> PostgresStore {
-        let store = try await PostgresStore.connect(url, migrate: true)
+    /// A database with `jobs` single-step jobs pending, and a store with the connections of a worker running `concurrency` jobs.
+    private func filled(_ url: PostgresURL, concurrency: Int = 1) async throws -> PostgresStore {
+        let store = try await PostgresStore.connect(url, migrate: true, connections: PostgresStore.workerConnections(concurrency: concurrency))
         try await Benchmark.enqueue(configuration.jobs, into: store, batch: 1000, keyPrefix: "j")
         return store
     }
 
     /// Jobs per second through an in-process worker until drained.
     private func workerRate(_ url: PostgresURL, concurrency: Int) async throws -> Double {
-        let store = try await filled(url)
+        let store = try await filled(url, concurrency: concurrency)
         defer { Task { await store.close() } }
         let worker = Worker(store: store, registry: Builtins.registry(allowExec: []),
                             configuration: WorkerConfiguration(concurrency: concurrency, drain: true), logger: Benchmark.quiet)

@@ -101,13 +101,14 @@ final class PostgresSession: Sendable {
     let logger: Logger
     let timeout: Duration
     private let turn = AsyncMutex()
-    private let current = Locked<PostgresConnection?>(nil)
+    private let current = Locked<WatchedConnection?>(nil)
     private let onConnect = Locked<(@Sendable (Transaction) async throws -> Void)?>(nil)
     private let lastFailure = Locked<(at: ContinuousClock.Instant, error: any Error)?>(nil)
     /// After a failed connection attempt, how long calls fail at once with its error.
     static let reconnectPause = Duration.seconds(1)
 
-    private init(url: PostgresURL, logger: Logger, timeout: Duration) {
+    /// A session that connects on its first call.
+    init(url: PostgresURL, logger: Logger, timeout: Duration) {
         self.url = url
         self.logger = logger
         self.timeout = timeout
@@ -144,13 +145,13 @@ final class PostgresSession: Sendable {
     func run<T: Sendable>(transaction: Bool, limit: Duration? = nil, _ body: (Transaction) async throws -> T) async throws(StoreError) -> T {
         await turn.lock()
         defer { turn.unlock() }
-        let connection: PostgresConnection
+        let watched: WatchedConnection
         do {
-            connection = try await connected()
+            watched = try await connected()
         } catch {
             throw Self.storeError(error)
         }
-        let handle = Transaction(session: self, connection: connection)
+        let (handle, connection) = (Transaction(session: self, watched: watched), watched.connection)
         do {
             return try await Self.bounded(connection, by: limit ?? timeout) {
                 do {
@@ -187,8 +188,8 @@ final class PostgresSession: Sendable {
     }
 
     /// The open connection, or a new one (set up by `onConnect`) when there is none or it closed.
-    private func connected() async throws -> PostgresConnection {
-        if let connection = current.withLock({ $0 }), !connection.isClosed { return connection }
+    private func connected() async throws -> WatchedConnection {
+        if let watched = current.withLock({ $0 }), !watched.connection.isClosed { return watched }
         current.withLock { $0 = nil }
         // Calls queued behind a failed connection attempt fail with its error for a moment, instead
         // of each waiting out its own attempt.
@@ -201,26 +202,29 @@ final class PostgresSession: Sendable {
             throw error
         }
         lastFailure.withLock { $0 = nil }
+        let watched = WatchedConnection(connection)
         if let setUp = onConnect.withLock({ $0 }) {
             do {
-                try await setUp(Transaction(session: self, connection: connection))
+                // Bounded too: a lock it takes may still be held by this worker's old session
+                // until the server notices that session is gone.
+                try await Self.bounded(connection, by: timeout) { try await setUp(Transaction(session: self, watched: watched)) }
             } catch {
                 try? await connection.close()
                 throw error
             }
         }
-        current.withLock { $0 = connection }
-        return connection
+        current.withLock { $0 = watched }
+        return watched
     }
 
     func close() async {
-        let connection = current.withLock { connection in defer { connection = nil }; return connection }
-        try? await connection?.close()
+        let watched = current.withLock { watched in defer { watched = nil }; return watched }
+        try? await watched?.connection.close()
     }
 
     /// A store dropped without `close` closes its connection on the way out.
     deinit {
-        if let connection = current.withLock({ $0 }) {
+        if let connection = current.withLock({ $0 })?.connection {
             Task { try? await connection.close() }
         }
     }
@@ -241,12 +245,15 @@ final class PostgresSession: Sendable {
     /// The connection while the caller holds its turn.
     struct Transaction: Sendable {
         let session: PostgresSession
-        let connection: PostgresConnection
+        let watched: WatchedConnection
+        var connection: PostgresConnection { watched.connection }
 
-        /// The rows of `sql` with `binds` as `$1`, `$2`, ...
+        /// The rows of `sql` with `binds` as `$1`, `$2`, ..., as a statement prepared once per
+        /// connection (and per pattern of NULLs): the server parses and plans it once, not at every call.
         @discardableResult
         func query(_ sql: String, _ binds: [SQLBind] = []) async throws -> [SQLRow] {
             var bindings = PostgresBindings(capacity: binds.count)
+            var kinds = ""
             for bind in binds {
                 switch bind {
                 case .int(let value): bindings.append(value)
@@ -257,18 +264,28 @@ final class PostgresSession: Sendable {
                 case .ints(let values): bindings.append(values)
                 case .texts(let values): bindings.append(values)
                 }
+                switch bind {
+                case .null, .json(nil): kinds += "n"
+                default: kinds += "v"
+                }
             }
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: session.logger)
-            var result: [SQLRow] = []
-            for try await row in rows { result.append(SQLRow(row)) }
-            return result
+            let statement = PreparedSQL.Text(name: "planq_\(PreparedSQL.digest(sql))_\(kinds)", sql: sql)
+            let (connection, logger, prepared) = (connection, session.logger, PreparedSQL(bindings: bindings))
+            return try await watched.unlessClosed {
+                try await PreparedSQL.$current.withValue(statement) {
+                    var result: [SQLRow] = []
+                    for try await row in try await connection.execute(prepared, logger: logger) { result.append(SQLRow(row)) }
+                    return result
+                }
+            }
         }
 
         /// Runs statements without results and parameters, one after the other: a statement ends
         /// with `;` at the end of a line (the extended protocol takes one statement at a time).
         func execute(_ sql: String) async throws {
+            let (connection, logger) = (connection, session.logger)
             for statement in Self.statements(sql) {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: session.logger)
+                try await watched.unlessClosed { _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
             }
         }
 
@@ -286,6 +303,83 @@ final class PostgresSession: Sendable {
             if !current.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { statements.append(current) }
             return statements
         }
+    }
+}
+
+/// A connection and the statements waiting on it: when it closes, they fail at once (postgres-nio
+/// leaves a statement written to a connection that has closed — the server ended the session, or
+/// the watchdog closed it between two statements — unanswered for good).
+final class WatchedConnection: Sendable {
+    let connection: PostgresConnection
+    private struct Waiting {
+        var closed = false
+        var next = 0
+        var calls: [Int: @Sendable () -> Void] = [:]
+    }
+    private let waiting = Locked(Waiting())
+
+    init(_ connection: PostgresConnection) {
+        self.connection = connection
+        connection.closeFuture.whenComplete { [waiting] _ in
+            let calls = waiting.withLock { waiting in
+                waiting.closed = true
+                defer { waiting.calls = [:] }
+                return Array(waiting.calls.values)
+            }
+            for call in calls { call() }
+        }
+    }
+
+    /// `operation`'s result, or a fault as soon as the connection closes.
+    func unlessClosed<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let done = Locked(false)
+            let finish: @Sendable (Result<T, any Error>) -> Void = { result in
+                guard done.withLock({ done in defer { done = true }; return !done }) else { return }
+                continuation.resume(with: result)
+            }
+            let closed = StoreError.server(ServerError(sqlState: nil, message: "the connection to the server closed"))
+            let id = waiting.withLock { waiting -> Int? in
+                guard !waiting.closed else { return nil }
+                waiting.next += 1
+                waiting.calls[waiting.next] = { finish(.failure(closed)) }
+                return waiting.next
+            }
+            guard let id else { return finish(.failure(closed)) }
+            Task { [waiting] in
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                waiting.withLock { _ = $0.calls.removeValue(forKey: id) }
+                finish(result)
+            }
+        }
+    }
+}
+
+/// Any statement as a named prepared statement: postgres-nio prepares a statement type's `sql`
+/// under its `name` once per connection; here both come from the task-local `current`, read as
+/// the statement is sent.
+struct PreparedSQL: PostgresPreparedStatement {
+    typealias Row = PostgresRow
+    struct Text: Sendable {
+        let name: String
+        let sql: String
+    }
+    @TaskLocal static var current = Text(name: "", sql: "")
+
+    static var name: String { current.name }
+    static var sql: String { current.sql }
+    static var bindingDataTypes: [PostgresDataType] { [] }
+
+    let bindings: PostgresBindings
+    func makeBindings() throws -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+
+    /// FNV-1a of the text, in hex: the same statement gets the same name.
+    static func digest(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(hash, radix: 16)
     }
 }
 

@@ -156,8 +156,9 @@ extension PostgresStore {
         }
     }
 
+    /// On the primary session, which holds the worker's session lock from then on.
     public func registerWorker(_ worker: WorkerRegistration, now: Timestamp) async throws(StoreError) -> Int64 {
-        try await commit { transaction in
+        try await pool.primary.run(transaction: true) { transaction in
             let owner = worker.owner
             let id = try await transaction.query(
                 """
@@ -167,7 +168,7 @@ extension PostgresStore {
                 [.text(owner.label), .text(owner.host), .text(owner.bootID), .int(Int64(owner.pid)), .int(owner.pidStart),
                  .text(worker.version), .json(worker.queues.map { .array($0.map(JSONValue.string)) }), .int(Int64(worker.concurrency)),
                  .json(.array(worker.capabilities.map(JSONValue.string))), .time(now)])[0].int("id")
-            session.setOnConnect { transaction in
+            pool.primary.setOnConnect { transaction in
                 try await transaction.query("SELECT pg_advisory_lock(\(Self.workerLockClass), $1::int)", [.int(Self.workerLockKey(id))])
             }
             // Held by this session until it ends: its end is how other hosts know at once that
@@ -184,8 +185,10 @@ extension PostgresStore {
         }
     }
 
+    /// On the primary session: a worker that is mostly idle still finds out soon that its
+    /// connection (and its session lock) is gone, and takes the lock again.
     public func workerSeen(_ id: Int64, me: LeaseOwner, now: Timestamp) async throws(StoreError) {
-        try await commit { transaction in
+        try await commit(onPrimary: true) { transaction in
             try await transaction.query("UPDATE workers SET last_seen_at = $1, ended_at = NULL, ended = NULL WHERE id = $2", [.time(now), .int(id)])
             try await transaction.query("UPDATE workers SET ended = 'lost', ended_at = $1 WHERE ended IS NULL AND last_seen_at < $2",
                                         [.time(now), .time(now.before(WorkerStatus.lostAfter))])
@@ -200,9 +203,9 @@ extension PostgresStore {
     public func workerStopped(_ id: Int64, now: Timestamp) async throws(StoreError) {
         try await commit { transaction in
             try await transaction.query("UPDATE workers SET ended = 'stopped', ended_at = $1, last_seen_at = $1 WHERE id = $2", [.time(now), .int(id)])
-            session.setOnConnect(nil)
-            try await transaction.query("SELECT pg_advisory_unlock_all()")
         }
+        pool.primary.setOnConnect(nil)
+        try await pool.primary.run(transaction: false) { _ = try await $0.query("SELECT pg_advisory_unlock_all()") }
     }
 
     public func workers(me: LeaseOwner, now: Timestamp) async throws(StoreError) -> [WorkerStatus] {

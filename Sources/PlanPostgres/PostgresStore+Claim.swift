@@ -3,12 +3,13 @@ import PlanStore
 
 extension PostgresStore {
     /// As on SQLite, with `FOR UPDATE SKIP LOCKED`: claims on several hosts take different jobs
-    /// without waiting for each other. A rate-limited queue's row is locked by the claim that
+    /// without waiting for each other. Claims run on the session that holds the worker's session
+    /// lock, which a new connection takes again before anything else. A rate-limited queue's row is locked by the claim that
     /// counts its window, so its limit holds across hosts.
     public func claim(_ request: ClaimRequest, now: Timestamp) async throws(StoreError) -> ClaimBatch {
         let expiry = now.adding(PlanDuration(request.duration))
         let owner = request.owner
-        let (rows, records, begun, nextRunAt) = try await commit { transaction -> ([SQLRow], [Int64: [String: StepRecord]], [Int64: String], Timestamp?) in
+        let (rows, records, begun, nextRunAt) = try await commit(onPrimary: true) { transaction -> ([SQLRow], [Int64: [String: StepRecord]], [Int64: String], Timestamp?) in
             let dueNow = try await transaction.dueQueues(now: now).filter { request.queues?.contains($0.name) ?? true }
             let rated = dueNow.filter(\.rated).map(\.name)
             let allowances = rated.isEmpty ? [:] : try await transaction.rateAllowances(of: rated, now: now)

@@ -44,11 +44,95 @@ extension PostgresStore {
         if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }
     }
 
-    /// One write is one statement, committed on its own; several share a transaction.
+    /// One write is one statement, committed on its own; so are the successes a run carries with
+    /// its next write (see `carrying`). Other lists share a transaction.
     public func commit(_ writes: [RunWrite], of lease: Lease.ID) async throws(StoreError) {
+        if writes.count > 1, let statement = Self.carrying(writes, of: lease) {
+            do {
+                try await commit(transaction: false) { try await $0.query(statement.sql, statement.binds) }
+            } catch .server(let error) where error.sqlState == "22012" {
+                throw .leaseLost(lease)
+            }
+            return
+        }
         try await commit(transaction: writes.count > 1) { transaction in
             for write in writes { try await Self.perform(write, of: lease, transaction) }
         }
+    }
+
+    /// Step successes carried by a run and the write that carries them (the next step's start, or
+    /// the run's end or retry) as one statement, all or nothing: it holds the history's row only
+    /// while it runs, where a transaction would hold it across round trips and keep the other
+    /// connections' writes waiting. Its last line divides by zero (SQLSTATE 22012, read as
+    /// `leaseLost`) unless every part applied, which undoes the statement. `nil` for other lists.
+    static func carrying(_ writes: [RunWrite], of lease: Lease.ID) -> (sql: String, binds: [SQLBind])? {
+        guard let last = writes.last else { return nil }
+        let carried = writes.dropLast()
+        var binds: [SQLBind] = [.int(lease.jobID), .int(lease.token)]
+        func bind(_ value: SQLBind) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        let places = writes.count
+        var found: [String] = [], finished: [String] = []
+        for (index, write) in carried.enumerated() {
+            guard case .stepFinished(let stepKey, let attempt, .success(let output), let now) = write else { return nil }
+            found.append("""
+                found\(index) AS (SELECT id FROM step_results WHERE job_id = $1 AND step_id = \(bind(.text(stepKey)))
+                    AND attempt = \(bind(.int(Int64(attempt)))) AND superseded = 0 AND outcome IS NULL)
+                """)
+            finished.append("""
+                finished\(index) AS (UPDATE step_results s SET outcome = 'ok', output = \(bind(.json(output))), error = NULL,
+                    finished_at = \(bind(.time(now))), finished_event = place.first + \(index + 1)
+                    FROM found\(index), place WHERE s.id = found\(index).id AND s.superseded = 0 AND s.outcome IS NULL RETURNING s.id)
+                """)
+        }
+        var fence = "SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'"
+        let final: String
+        switch last {
+        case .stepStarted(let stepKey, let attempt, let now):
+            let at = bind(.time(now))
+            fence += " AND lease_expires_at > \(at)"
+            final = """
+                last AS (INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
+                    SELECT $1, \(bind(.text(stepKey))), \(bind(.int(Int64(attempt)))), \(at), $2, place.first + \(places) FROM place RETURNING id)
+                """
+        case .finished(let outcome, let now):
+            let (state, result, error, kind): (JobState, JSONValue?, ErrInfo?, EventKind) = switch outcome {
+            case .succeeded(let value): (.succeeded, value, nil, .succeeded)
+            case .failed(let error): (.failed, nil, error, .failed)
+            case .cancelled(let error): (.cancelled, nil, error, .cancelled)
+            }
+            let at = bind(.time(now))
+            final = """
+                last AS (UPDATE jobs SET state = \(bind(.text(state.rawValue))), result = \(bind(.json(result))),
+                    last_error = \(bind(.json(error?.json))), finished_at = \(at), updated_at = \(at), cancel_requested = 0, \(releasedLease)
+                    FROM place WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING jobs.id),
+                event AS (INSERT INTO job_events (id, job_id, at, kind, detail)
+                    SELECT place.first + \(places), $1, \(at), \(bind(.text(kind.rawValue))), \(bind(.json(error.map { ["error": $0.json] })))
+                    FROM place, last RETURNING id)
+                """
+        case .rescheduled(let runAt, let error, let now):
+            let at = bind(.time(now))
+            final = """
+                last AS (UPDATE jobs SET state = 'pending', run_at = \(bind(.time(runAt))), last_error = \(bind(.json(error.json))),
+                    updated_at = \(at), \(releasedLease)
+                    FROM place WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING jobs.id),
+                event AS (INSERT INTO job_events (id, job_id, at, kind, detail)
+                    SELECT place.first + \(places), $1, \(at), 'retry_scheduled',
+                        \(bind(.json(["run_at": .string(runAt.iso8601), "error": error.json]))) FROM place, last RETURNING id)
+                """
+        default:
+            return nil
+        }
+        let applied = (carried.indices.map { "(SELECT count(*) FROM finished\($0))" } + ["(SELECT count(*) FROM last)"]).joined(separator: " + ")
+        let sql = """
+            WITH \((found + [""]).joined(separator: ",\n"))ok AS (SELECT 1 WHERE EXISTS (\(fence))\(carried.indices.map { " AND EXISTS (SELECT 1 FROM found\($0))" }.joined())),
+            place AS (UPDATE history_sequence SET last = last + \(places) WHERE id = 1 AND EXISTS (SELECT 1 FROM ok) RETURNING last - \(places) AS first),
+            \((finished + [final]).joined(separator: ",\n"))
+            SELECT 1 / (\(applied) = \(places))::int AS applied
+            """
+        return (sql, binds)
     }
 
     /// Performs `write` in one statement that changes nothing unless the run still holds its lease.

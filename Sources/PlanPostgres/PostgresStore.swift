@@ -9,13 +9,13 @@ import PlanStore
 /// `SQLiteStore`, for workers on many hosts. One connection per store; its calls take turns on it,
 /// each write in a transaction of its own.
 public final class PostgresStore: JobStore {
-    let session: PostgresSession
+    let pool: SessionPool
     public let url: PostgresURL
     /// Told of each write transaction that committed: its one write, and how long it took.
     let commitObserver: (@Sendable (_ operations: Int, _ duration: Duration) -> Void)?
 
-    private init(session: PostgresSession, url: PostgresURL, commitObserver: (@Sendable (Int, Duration) -> Void)?) {
-        self.session = session
+    private init(pool: SessionPool, url: PostgresURL, commitObserver: (@Sendable (Int, Duration) -> Void)?) {
+        self.pool = pool
         self.url = url
         self.commitObserver = commitObserver
     }
@@ -23,13 +23,14 @@ public final class PostgresStore: JobStore {
     /// Connects; with `migrate`, applies pending migrations, else refuses a database without
     /// planq's tables (`notInitialized`). Each call gets an answer within `timeout` or fails as a
     /// fault (migrations are not limited). `commitObserver` is told of each write transaction.
-    public static func connect(_ url: PostgresURL, migrate: Bool, timeout: Duration = .seconds(30), now: Timestamp = .now(),
+    /// Calls run side by side on up to `connections` connections (a worker's runs write at once).
+    public static func connect(_ url: PostgresURL, migrate: Bool, timeout: Duration = .seconds(30), connections: Int = 1, now: Timestamp = .now(),
                                commitObserver: (@Sendable (_ operations: Int, _ duration: Duration) -> Void)? = nil,
                                logger: Logger = Logger(label: "planq.postgres", factory: { _ in SwiftLogNoOpLogHandler() })) async throws(StoreError)
         -> PostgresStore
     {
-        let store = PostgresStore(session: try await PostgresSession.connect(url, timeout: timeout, logger: logger), url: url,
-                                  commitObserver: commitObserver)
+        let pool = try await SessionPool.connect(url, size: connections, timeout: timeout, logger: logger)
+        let store = PostgresStore(pool: pool, url: url, commitObserver: commitObserver)
         if migrate {
             _ = try await store.migrate(now: now)
         } else if try await store.read({ try await $0.query("SELECT (to_regclass('jobs') IS NOT NULL)::int AS ready")[0].int("ready") }) == 0 {
@@ -38,16 +39,22 @@ public final class PostgresStore: JobStore {
         return store
     }
 
-    /// Closes the connection.
-    public func close() async { await session.close() }
+    /// Closes the connections.
+    public func close() async { await pool.close() }
+
+    /// How many connections a worker running `concurrency` jobs at once uses: one for its claims,
+    /// and one per four jobs for its runs' writes, at most four in all (the server's connections are finite).
+    public static func workerConnections(concurrency: Int) -> Int { min(4, 1 + max(1, concurrency / 4)) }
 
     /// Runs `body` in a transaction of its own (or, told it is one statement, in none); returns
-    /// once it committed.
+    /// once it committed. `onPrimary`: on the session that holds the worker's session lock (a
+    /// claim, so that a worker whose lock is gone claims nothing until it holds it again).
     @discardableResult
-    func commit<T: Sendable>(transaction: Bool = true, _ body: (PostgresSession.Transaction) async throws -> T) async throws(StoreError) -> T {
-        guard let commitObserver else { return try await session.run(transaction: transaction, body) }
+    func commit<T: Sendable>(transaction: Bool = true, onPrimary: Bool = false,
+                             _ body: (PostgresSession.Transaction) async throws -> T) async throws(StoreError) -> T {
         let started = ContinuousClock.now
-        let result = try await session.run(transaction: transaction, body)
+        let result = onPrimary ? try await pool.primary.run(transaction: transaction, body) : try await pool.run(transaction: transaction, body)
+        guard let commitObserver else { return result }
         commitObserver(1, .now - started)
         return result
     }
@@ -55,7 +62,7 @@ public final class PostgresStore: JobStore {
     /// Runs `body` outside a transaction (each statement sees what committed before it).
     @discardableResult
     func read<T: Sendable>(_ body: (PostgresSession.Transaction) async throws -> T) async throws(StoreError) -> T {
-        try await session.run(transaction: false, body)
+        try await pool.run(transaction: false, body)
     }
 
     static let bootstrap = """
@@ -78,7 +85,7 @@ public final class PostgresStore: JobStore {
     public func migrate(now: Timestamp) async throws(StoreError) -> [String] {
         let applied = try await read { try await Self.verifiedMigrations($0) }
         guard Migrations.postgres.contains(where: { applied[$0.version] == nil }) else { return [] }
-        return try await session.run(transaction: true, limit: .zero) { transaction in
+        return try await pool.run(transaction: true, limit: .zero) { transaction in
             try await transaction.query("SELECT pg_advisory_xact_lock(7245118901)")
             try await transaction.execute("SET LOCAL client_min_messages = warning;\n" + Self.bootstrap)
             let applied = try await Self.verifiedMigrations(transaction)
@@ -126,7 +133,7 @@ public final class PostgresStore: JobStore {
     public func changes() -> StoreChanges? {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let throttled = Locked(false)
-        let url = url, logger = session.logger, timeout = session.timeout
+        let url = url, logger = pool.primary.logger, timeout = pool.primary.timeout
         let listener = Task {
             while !Task.isCancelled {
                 do {

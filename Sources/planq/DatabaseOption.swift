@@ -29,10 +29,11 @@ struct DatabaseOption: ParsableArguments {
     /// the options of the commands that create databases and write much.
     /// A PostgreSQL URL gets its password from the URL, the systemd credential `planq-db-password`
     /// or `PGPASSFILE`; `create` and `write` apply pending migrations there; a call the server
-    /// does not answer within `answerLimit` fails as a fault. Given a logger, a server out of reach
+    /// does not answer within `answerLimit` fails as a fault; calls run side by side on up to
+    /// `connections` connections. Given a logger, a server out of reach
     /// is waited for (logged once), not an error.
     func open(create: Bool, write: Bool = false, groupCommit: Bool = false, storage: StorageOptions? = nil,
-              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil, answerLimit: Duration = .seconds(30),
+              commitObserver: (@Sendable (Int, Duration) -> Void)? = nil, answerLimit: Duration = .seconds(30), connections: Int = 1,
               waitingForServer logger: Logger? = nil) async throws -> any JobStore {
         if isPostgres {
             let url: PostgresURL
@@ -40,7 +41,8 @@ struct DatabaseOption: ParsableArguments {
             var pause = Duration.seconds(1)
             while true {
                 do {
-                    return try await PostgresStore.connect(url, migrate: create || write, timeout: answerLimit, commitObserver: commitObserver)
+                    return try await PostgresStore.connect(url, migrate: create || write, timeout: answerLimit, connections: connections,
+                                                           commitObserver: commitObserver)
                 } catch .server(let error) where error.sqlState == nil && logger != nil {
                     // Out of reach (no answer, refused, no route): a worker waits for its server.
                     // A refused login or a missing database still ends it.

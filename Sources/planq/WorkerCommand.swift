@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PlanCore
+import PlanPostgres
 import PlanStore
 import PlanWorker
 import ServiceLifecycle
@@ -119,7 +120,8 @@ struct WorkerCommand: AsyncParsableCommand {
             concurrency: concurrency, queueLimits: limits, queues: named, lease: leaseDuration,
             grace: PlanDuration(grace)!.duration, drain: drain, valueLimits: ValueLimits(maxBytes: Self.byteCount(maxValueSize)!))
         let store = try await database.open(create: true, groupCommit: true, storage: storage, commitObserver: commitObserver,
-                                            answerLimit: configuration.serverAnswerLimit, waitingForServer: logger)
+                                            answerLimit: configuration.serverAnswerLimit,
+                                            connections: PostgresStore.workerConnections(concurrency: configuration.concurrency), waitingForServer: logger)
         configuration.zones = noSchedules || drain ? nil : SystemZones.lookup
         configuration.metrics = workerMetrics
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

@@ -181,6 +181,32 @@ private func child() throws -> Process {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aRunsEndCarriesItsLastSuccessAndAFencedEndChangesNothing(kind: StoreKind) async throws {
+        let database = try await kind.database()
+        let store = try await database.open()
+        _ = try await store.enqueue([samplePlan(key: "a"), samplePlan(key: "b")])
+        let jobs = try await store.claim([("default", 2)], owner: me, lease: .seconds(30))
+        for job in jobs { try await job.beginStep("s0", attempt: 1) }
+        let success = RunWrite.stepFinished("s0", attempt: 1, outcome: .success("zero"), at: .now())
+        try await jobs[0].finish(.succeeded("done"), after: [success])
+        #expect(try await store.steps(of: jobs[0].jobID)["s0"]?.output == "zero")
+        #expect(try await store.detail(.id(jobs[0].jobID)).summary.state == .succeeded)
+        #expect(try await store.eventKinds(of: jobs[0].jobID).suffix(3) == ["step_started", "step_succeeded", "succeeded"])
+
+        // The second run's lease lapses and another claim takes the job: its end, and the success
+        // it carries, are refused together.
+        #expect(try await store.expireLeases(now: Timestamp.now().adding(PlanDuration(.seconds(60)))) == [jobs[1].jobID])
+        let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))
+        #expect(again.map(\.jobID) == [jobs[1].jobID])
+        let refused = await #expect(throws: StoreError.self) { try await jobs[1].finish(.succeeded("late"), after: [success]) }
+        #expect(refused.map { "\($0)" } == "\(StoreError.leaseLost(jobs[1].id))")
+        #expect(try await store.steps(of: jobs[1].jobID)["s0"]?.outcome == nil)
+        #expect(try await store.detail(.id(jobs[1].jobID)).summary.state == .running)
+        try await again[0].finish(.succeeded("in time"))
+        #expect(try await store.detail(.id(jobs[1].jobID)).result == "in time")
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func releaseHandsTheRunBackWithoutCountingIt(kind: StoreKind) async throws {
         let database = try await kind.database()
         let store = try await database.open()
