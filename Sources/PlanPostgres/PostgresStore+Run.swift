@@ -44,179 +44,129 @@ extension PostgresStore {
         if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }
     }
 
-    /// One write is one statement, committed on its own; so are the successes a run carries with
-    /// its next write (see `carrying`). Other lists share a transaction.
+    /// A run's writes as one statement, committed on its own, when `statement(for:)` can say them
+    /// so (a single write, or step results and the write that carries them); otherwise each write's
+    /// statement in one transaction.
     public func commit(_ writes: [RunWrite], of lease: Lease.ID) async throws(StoreError) {
-        if writes.count > 1, let statement = Self.carrying(writes, of: lease) {
-            do {
+        guard !writes.isEmpty else { return }
+        do {
+            if let statement = Self.statement(for: writes, of: lease) {
                 try await commit(transaction: false) { try await $0.query(statement.sql, statement.binds) }
-            } catch .server(let error) where error.sqlState == "22012" {
-                throw .leaseLost(lease)
+            } else {
+                try await commit { transaction in
+                    for write in writes {
+                        guard let statement = Self.statement(for: [write], of: lease) else { throw StoreError.corruptValue("a run write with no statement") }
+                        try await transaction.query(statement.sql, statement.binds)
+                    }
+                }
             }
-            return
-        }
-        try await commit(transaction: writes.count > 1) { transaction in
-            for write in writes { try await Self.perform(write, of: lease, transaction) }
+        } catch .server(let error) where error.sqlState == "22012" {
+            throw .leaseLost(lease)
         }
     }
 
-    /// Step successes carried by a run and the write that carries them (the next step's start, or
-    /// the run's end or retry) as one statement, all or nothing: it holds the history's row only
-    /// while it runs, where a transaction would hold it across round trips and keep the other
-    /// connections' writes waiting. Its last line divides by zero (SQLSTATE 22012, read as
-    /// `leaseLost`) unless every part applied, which undoes the statement. `nil` for other lists.
-    static func carrying(_ writes: [RunWrite], of lease: Lease.ID) -> (sql: String, binds: [SQLBind])? {
-        guard let last = writes.last else { return nil }
-        let carried = writes.dropLast()
+    /// `writes` as one statement that changes nothing unless the run still holds its lease and
+    /// every write applies: step results (`stepFinished`), then at most one of a step's start, the
+    /// run's end or its retry; or a release alone. It holds the history's row only while it runs,
+    /// where a transaction would hold it across round trips and keep the other connections'
+    /// writes waiting. Its last line divides by zero (SQLSTATE 22012, read as `leaseLost`) unless
+    /// every part applied, which undoes the statement. `nil` for other lists.
+    static func statement(for writes: [RunWrite], of lease: Lease.ID) -> (sql: String, binds: [SQLBind])? {
         var binds: [SQLBind] = [.int(lease.jobID), .int(lease.token)]
         func bind(_ value: SQLBind) -> String {
             binds.append(value)
             return "$\(binds.count)"
         }
         let places = writes.count
-        var found: [String] = [], finished: [String] = []
-        for (index, write) in carried.enumerated() {
-            guard case .stepFinished(let stepKey, let attempt, .success(let output), let now) = write else { return nil }
-            found.append("""
-                found\(index) AS (SELECT id FROM step_results WHERE job_id = $1 AND step_id = \(bind(.text(stepKey)))
-                    AND attempt = \(bind(.int(Int64(attempt)))) AND superseded = 0 AND outcome IS NULL)
-                """)
-            finished.append("""
-                finished\(index) AS (UPDATE step_results s SET outcome = 'ok', output = \(bind(.json(output))), error = NULL,
-                    finished_at = \(bind(.time(now))), finished_event = place.first + \(index + 1)
-                    FROM found\(index), place WHERE s.id = found\(index).id AND s.superseded = 0 AND s.outcome IS NULL RETURNING s.id)
-                """)
-        }
         var fence = "SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'"
-        let final: String
-        switch last {
-        case .stepStarted(let stepKey, let attempt, let now):
-            let at = bind(.time(now))
-            fence += " AND lease_expires_at > \(at)"
-            final = """
-                last AS (INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
-                    SELECT $1, \(bind(.text(stepKey))), \(bind(.int(Int64(attempt)))), \(at), $2, place.first + \(places) FROM place RETURNING id)
-                """
-        case .finished(let outcome, let now):
-            let (state, result, error, kind): (JobState, JSONValue?, ErrInfo?, EventKind) = switch outcome {
-            case .succeeded(let value): (.succeeded, value, nil, .succeeded)
-            case .failed(let error): (.failed, nil, error, .failed)
-            case .cancelled(let error): (.cancelled, nil, error, .cancelled)
+        // Each step result: its row looked up (before `ok` decides), then updated (after `place`).
+        var lookups: [String] = [], results: [String] = []
+        var last: String?
+        for (index, write) in writes.enumerated() {
+            let place = "place.first + \(index + 1)"
+            switch write {
+            case .stepFinished(let stepKey, let attempt, let outcome, let now):
+                guard last == nil else { return nil }
+                let (output, error): (JSONValue?, ErrInfo?) = switch outcome {
+                case .success(let value): (value, nil)
+                case .failure(let error): (nil, error)
+                }
+                lookups.append("""
+                    found\(index) AS (SELECT id FROM step_results WHERE job_id = $1 AND step_id = \(bind(.text(stepKey)))
+                        AND attempt = \(bind(.int(Int64(attempt)))) AND superseded = 0 AND outcome IS NULL)
+                    """)
+                results.append("""
+                    finished\(index) AS (UPDATE step_results s SET outcome = \(bind(.text(StepOutcome(outcome).rawValue))),
+                        output = \(bind(.json(output))), error = \(bind(.json(error?.json))), finished_at = \(bind(.time(now))), finished_event = \(place)
+                        FROM found\(index), place WHERE s.id = found\(index).id AND s.superseded = 0 AND s.outcome IS NULL RETURNING s.id)
+                    """)
+            case .stepStarted(let stepKey, let attempt, let now):
+                guard last == nil else { return nil }
+                let at = bind(.time(now))
+                fence += " AND lease_expires_at > \(at)"
+                last = """
+                    last AS (INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
+                        SELECT $1, \(bind(.text(stepKey))), \(bind(.int(Int64(attempt)))), \(at), $2, \(place) FROM place RETURNING id)
+                    """
+            case .finished(let outcome, let now):
+                guard last == nil else { return nil }
+                let (state, result, error, kind): (JobState, JSONValue?, ErrInfo?, EventKind) = switch outcome {
+                case .succeeded(let value): (.succeeded, value, nil, .succeeded)
+                case .failed(let error): (.failed, nil, error, .failed)
+                case .cancelled(let error): (.cancelled, nil, error, .cancelled)
+                }
+                let at = bind(.time(now))
+                last = jobChange(
+                    "state = \(bind(.text(state.rawValue))), result = \(bind(.json(result))), last_error = \(bind(.json(error?.json))), finished_at = \(at), updated_at = \(at), cancel_requested = 0",
+                    event: "\(place), $1, \(at), \(bind(.text(kind.rawValue))), \(bind(.json(error.map { ["error": $0.json] })))")
+            case .rescheduled(let runAt, let error, let now):
+                guard last == nil else { return nil }
+                let at = bind(.time(now))
+                last = jobChange(
+                    "state = 'pending', run_at = \(bind(.time(runAt))), last_error = \(bind(.json(error.json))), updated_at = \(at)",
+                    event: "\(place), $1, \(at), 'retry_scheduled', \(bind(.json(["run_at": .string(runAt.iso8601), "error": error.json])))")
+            case .released(let now):
+                guard writes.count == 1 else { return nil }
+                let at = bind(.time(now))
+                last = jobChange("state = 'pending', runs = runs - 1, updated_at = \(at)",
+                                 event: "\(place), $1, \(at), 'released', \(bind(.json(["token": .integer(lease.token)])))") + """
+                    ,
+                    set_aside AS (
+                        UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, \(at))
+                        WHERE job_id = $1 AND lease_token = $2 AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
+                        AND EXISTS (SELECT 1 FROM last))
+                    """
             }
-            let at = bind(.time(now))
-            final = """
-                last AS (UPDATE jobs SET state = \(bind(.text(state.rawValue))), result = \(bind(.json(result))),
-                    last_error = \(bind(.json(error?.json))), finished_at = \(at), updated_at = \(at), cancel_requested = 0, \(releasedLease)
-                    FROM place WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING jobs.id),
-                event AS (INSERT INTO job_events (id, job_id, at, kind, detail)
-                    SELECT place.first + \(places), $1, \(at), \(bind(.text(kind.rawValue))), \(bind(.json(error.map { ["error": $0.json] })))
-                    FROM place, last RETURNING id)
-                """
-        case .rescheduled(let runAt, let error, let now):
-            let at = bind(.time(now))
-            final = """
-                last AS (UPDATE jobs SET state = 'pending', run_at = \(bind(.time(runAt))), last_error = \(bind(.json(error.json))),
-                    updated_at = \(at), \(releasedLease)
-                    FROM place WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING jobs.id),
-                event AS (INSERT INTO job_events (id, job_id, at, kind, detail)
-                    SELECT place.first + \(places), $1, \(at), 'retry_scheduled',
-                        \(bind(.json(["run_at": .string(runAt.iso8601), "error": error.json]))) FROM place, last RETURNING id)
-                """
-        default:
-            return nil
         }
-        let applied = (carried.indices.map { "(SELECT count(*) FROM finished\($0))" } + ["(SELECT count(*) FROM last)"]).joined(separator: " + ")
+        let changes = writes.indices.compactMap { index -> String? in
+            if case .stepFinished = writes[index] { "finished\(index)" } else { nil }
+        } + (last == nil ? [] : ["last"])
+        let foundAll = writes.indices.compactMap { index -> String? in
+            if case .stepFinished = writes[index] { " AND EXISTS (SELECT 1 FROM found\(index))" } else { nil }
+        }.joined()
         let sql = """
-            WITH \((found + [""]).joined(separator: ",\n"))ok AS (SELECT 1 WHERE EXISTS (\(fence))\(carried.indices.map { " AND EXISTS (SELECT 1 FROM found\($0))" }.joined())),
-            place AS (UPDATE history_sequence SET last = last + \(places) WHERE id = 1 AND EXISTS (SELECT 1 FROM ok) RETURNING last - \(places) AS first),
-            \((finished + [final]).joined(separator: ",\n"))
-            SELECT 1 / (\(applied) = \(places))::int AS applied
+            WITH \(lookups.map { $0 + ",\n" }.joined())ok AS (SELECT 1 WHERE EXISTS (\(fence))\(foundAll)),
+            place AS (\(nextPlaces("\(places)", when: "EXISTS (SELECT 1 FROM ok)"))),
+            \((results + (last.map { [$0] } ?? [])).joined(separator: ",\n"))
+            SELECT 1 / (\(changes.map { "(SELECT count(*) FROM \($0))" }.joined(separator: " + ")) = \(changes.count))::int AS applied
             """
         return (sql, binds)
     }
 
-    /// Performs `write` in one statement that changes nothing unless the run still holds its lease.
-    static func perform(_ write: RunWrite, of lease: Lease.ID, _ transaction: PostgresSession.Transaction) async throws {
-        let (job, token) = (SQLBind.int(lease.jobID), SQLBind.int(lease.token))
-        switch write {
-        case .stepStarted(let stepKey, let attempt, let now):
-            // Only while the lease is unexpired, besides its token (as on SQLite).
-            try transaction.requireOne(try await transaction.query(
-                """
-                WITH place AS (\(nextPlace("EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $5 AND state = 'running' AND lease_expires_at > $4)")))
-                INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
-                SELECT $1, $2, $3, $4, $5, last FROM place
-                RETURNING id
-                """, [job, .text(stepKey), .int(Int64(attempt)), .time(now), token]), lease)
-        case .stepFinished(let stepKey, let attempt, let outcome, let now):
-            let (output, error): (JSONValue?, ErrInfo?) = switch outcome {
-            case .success(let value): (value, nil)
-            case .failure(let error): (nil, error)
-            }
-            try transaction.requireOne(try await transaction.query(
-                """
-                WITH target AS (
-                    SELECT id FROM step_results WHERE job_id = $5 AND step_id = $6 AND attempt = $7 AND superseded = 0 AND outcome IS NULL
-                    AND EXISTS (SELECT 1 FROM jobs WHERE id = $5 AND lease_token = $8 AND state = 'running')),
-                place AS (\(nextPlace("EXISTS (SELECT 1 FROM target)")))
-                UPDATE step_results s SET outcome = $1, output = $2, error = $3, finished_at = $4, finished_event = place.last
-                FROM target, place WHERE s.id = target.id AND s.superseded = 0 AND s.outcome IS NULL
-                RETURNING s.id
-                """, [.text(StepOutcome(outcome).rawValue), .json(output), .json(error?.json), .time(now), job, .text(stepKey),
-                      .int(Int64(attempt)), token]), lease)
-        case .finished(let outcome, let now):
-            let (state, result, error, kind): (JobState, JSONValue?, ErrInfo?, EventKind) = switch outcome {
-            case .succeeded(let value): (.succeeded, value, nil, .succeeded)
-            case .failed(let error): (.failed, nil, error, .failed)
-            case .cancelled(let error): (.cancelled, nil, error, .cancelled)
-            }
-            try transaction.requireOne(try await transaction.query(
-                """
-                WITH done AS (
-                    UPDATE jobs SET state = $1, result = $2, last_error = $3, finished_at = $4, updated_at = $4, cancel_requested = 0,
-                        \(releasedLease)
-                    WHERE id = $5 AND lease_token = $6 AND state = 'running' RETURNING id),
-                \(eventOf("done", at: "$4", kind: "$7", detail: "$8"))
-                """, [.text(state.rawValue), .json(result), .json(error?.json), .time(now), job, token, .text(kind.rawValue),
-                      .json(error.map { ["error": $0.json] })]), lease)
-        case .rescheduled(let runAt, let error, let now):
-            try transaction.requireOne(try await transaction.query(
-                """
-                WITH done AS (
-                    UPDATE jobs SET state = 'pending', run_at = $1, last_error = $2, updated_at = $3, \(releasedLease)
-                    WHERE id = $4 AND lease_token = $5 AND state = 'running' RETURNING id),
-                \(eventOf("done", at: "$3", kind: "'retry_scheduled'", detail: "$6"))
-                """, [.time(runAt), .json(error.json), .time(now), job, token,
-                      .json(["run_at": .string(runAt.iso8601), "error": error.json])]), lease)
-        case .released(let now):
-            try transaction.requireOne(try await transaction.query(
-                """
-                WITH done AS (
-                    UPDATE jobs SET state = 'pending', runs = runs - 1, updated_at = $1, \(releasedLease)
-                    WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id),
-                set_aside AS (
-                    UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, $1)
-                    WHERE job_id = $2 AND lease_token = $3 AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
-                    AND EXISTS (SELECT 1 FROM done)),
-                \(eventOf("done", at: "$1", kind: "'released'", detail: "$4"))
-                """, [.time(now), job, token, .json(["token": .integer(lease.token)])]), lease)
-        }
+    /// The parts of a statement that change the run's job row (`set`, with its lease cleared) and
+    /// append its event (`event`: the values of `id, job_id, at, kind, detail`), as `last` and `event`.
+    private static func jobChange(_ set: String, event: String) -> String {
+        """
+        last AS (UPDATE jobs SET \(set), \(releasedLease)
+            FROM place WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING jobs.id),
+        event AS (INSERT INTO job_events (id, job_id, at, kind, detail) SELECT \(event) FROM place, last RETURNING id)
+        """
     }
 
     /// The columns of a lease, cleared.
     private static let releasedLease = """
         lease_owner = NULL, lease_host = NULL, lease_boot_id = NULL, lease_pid = NULL, lease_pid_start = NULL, lease_expires_at = NULL
         """
-
-    /// The end of a `WITH` whose `changed` names the job a statement changed (its `id`): the job's
-    /// event, at the history's next place, one row returned when it was changed.
-    private static func eventOf(_ changed: String, at: String, kind: String, detail: String) -> String {
-        """
-        place AS (\(nextPlace("EXISTS (SELECT 1 FROM \(changed))")))
-        INSERT INTO job_events (id, job_id, at, kind, detail) SELECT place.last, \(changed).id, \(at), \(kind), \(detail) FROM place, \(changed)
-        RETURNING id
-        """
-    }
 
     /// One statement, no transaction: the renewal, and whether `planq cancel` asked the run to stop.
     public func heartbeat(_ lease: Lease.ID, duration: Duration, now: Timestamp) async throws(StoreError) -> Heartbeat {

@@ -174,16 +174,12 @@ public final class PostgresStore: JobStore {
 }
 
 extension PostgresStore {
-    /// A statement (for a `WITH`) that takes the history's next place when `condition` holds, as
-    /// `last`: one round trip fewer than taking it on its own. The row stays locked until the
-    /// transaction ends, so places commit in the order they were taken.
-    static func nextPlace(_ condition: String) -> String {
-        "UPDATE history_sequence SET last = last + 1 WHERE id = 1 AND \(condition) RETURNING last"
-    }
-
-    /// The same for `count` consecutive places (an SQL expression), the first at `first + 1`.
-    static func nextPlaces(_ count: String) -> String {
-        "UPDATE history_sequence SET last = last + \(count) WHERE id = 1 RETURNING last - \(count) AS first"
+    /// A statement (for a `WITH`) that takes the history's next `count` places (an SQL expression)
+    /// when `condition` holds, the first at `first + 1`: one round trip fewer than taking them on
+    /// their own. The row stays locked until the transaction ends, so places commit in the order
+    /// they were taken.
+    static func nextPlaces(_ count: String, when condition: String = "TRUE") -> String {
+        "UPDATE history_sequence SET last = last + \(count) WHERE id = 1 AND \(condition) RETURNING last - \(count) AS first"
     }
 }
 
@@ -192,8 +188,8 @@ extension PostgresSession.Transaction {
     func event(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) async throws {
         try await query(
             """
-            WITH place AS (\(PostgresStore.nextPlace("TRUE")))
-            INSERT INTO job_events (id, job_id, at, kind, detail) SELECT last, $1, $2, $3, $4 FROM place
+            WITH place AS (\(PostgresStore.nextPlaces("1")))
+            INSERT INTO job_events (id, job_id, at, kind, detail) SELECT first + 1, $1, $2, $3, $4 FROM place
             """, [.int(jobID), .time(now), .text(kind.rawValue), .json(detail)])
     }
 
