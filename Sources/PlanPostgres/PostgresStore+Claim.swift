@@ -46,12 +46,10 @@ extension PostgresStore {
             let ids = try claimed.map { entry in try entry.row.int("id") }
             try await transaction.query(
                 """
-                WITH place AS (\(Self.nextPlaces("$1")))
                 INSERT INTO job_events (id, job_id, at, kind, detail)
-                SELECT place.first + row_number() OVER (ORDER BY id), id, $2, 'claimed',
-                       json_build_object('owner', lease_owner, 'run', runs, 'token', lease_token)
-                FROM jobs, place WHERE id = ANY($3) ORDER BY id
-                """, [.int(Int64(claimed.count)), .time(now), .ints(ids)])
+                SELECT nextval('history_place'), id, $1, 'claimed', json_build_object('owner', lease_owner, 'run', runs, 'token', lease_token)
+                FROM jobs WHERE id = ANY($2) ORDER BY id
+                """, [.time(now), .ints(ids)])
             let claimedBefore = try claimed.filter { entry in try entry.row.int("lease_token") > 1 }.map { entry in try entry.row.int("id") }
             let records = claimedBefore.isEmpty ? [:] : try await transaction.stepRecords(jobIDs: claimedBefore)
             let begun = request.beginFirstSteps ? try await transaction.beginFirstSteps(of: ids, now: now) : [:]
@@ -206,14 +204,13 @@ extension PostgresSession.Transaction {
     func beginFirstSteps(of ids: [Int64], now: Timestamp) async throws -> [Int64: String] {
         let rows = try await query(
             """
-            WITH place AS (\(PostgresStore.nextPlaces("$2")))
             INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
-            SELECT id, plan #>> '{steps,0,id}', 1, $1, lease_token, place.first + row_number() OVER (ORDER BY id) FROM jobs, place
-            WHERE id = ANY($3) AND lease_token = 1 AND state = 'running'
+            SELECT id, plan #>> '{steps,0,id}', 1, $1, lease_token, nextval('history_place') FROM jobs
+            WHERE id = ANY($2) AND lease_token = 1 AND state = 'running'
                 AND plan #>> '{steps,0,id}' IS NOT NULL AND plan #> '{steps,0,each}' IS NULL
             ORDER BY id
             RETURNING job_id, step_id
-            """, [.time(now), .int(Int64(ids.count)), .ints(ids)])
+            """, [.time(now), .ints(ids)])
         return Dictionary(uniqueKeysWithValues: try rows.map { row in (try row.int("job_id"), try row.text("step_id")) })
     }
 

@@ -11,7 +11,7 @@ extension PostgresStore: StoreCopying {
             }
             return try rows.map { row in
                 var copied: [String: CopiedValue] = [:]
-                for column in row.cells.keys {
+                for column in row.cells.keys where !Self.transactionColumns.contains(column) {
                     if try row.isNull(column) {
                         copied[column] = .null
                     } else if table.jsonColumns.contains(column) {
@@ -59,14 +59,17 @@ extension PostgresStore: StoreCopying {
     public func deleteAllRows() async throws(StoreError) {
         try await commit { transaction in
             try await transaction.execute("TRUNCATE \(CopiedTable.all.map(\.name).joined(separator: ", ")) RESTART IDENTITY")
-            try await transaction.execute("UPDATE history_sequence SET last = 0")
+            try await transaction.execute("SELECT setval('history_place', 1, false)")
         }
     }
 
-    /// The history continues after `lastPosition`; the id sequences after the copied ids.
+    /// The history continues after `lastPosition`; the id sequences after the copied ids. Copied
+    /// step ends are written by this transaction, as their starts are.
     public func finishCopy(lastPosition: Int64) async throws(StoreError) {
         try await commit { transaction in
-            try await transaction.query("UPDATE history_sequence SET last = greatest(last, $1) WHERE id = 1", [.int(lastPosition)])
+            try await transaction.query("SELECT setval('history_place', greatest($1, \(Self.lastPlace)) + 1, false)", [.int(lastPosition)])
+            try await transaction.execute(
+                "UPDATE step_results SET finished_txid = \(Self.currentTransaction) WHERE finished_event IS NOT NULL AND finished_txid IS NULL")
             for table in ["jobs", "step_results", "workers"] {
                 try await transaction.execute(
                     "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), greatest((SELECT max(id) FROM \(table)), 1), (SELECT max(id) FROM \(table)) IS NOT NULL)")
@@ -75,6 +78,12 @@ extension PostgresStore: StoreCopying {
     }
 
     public func lastHistoryPosition() async throws(StoreError) -> Int64 {
-        try await read { transaction in try await transaction.query("SELECT last FROM history_sequence WHERE id = 1")[0].int("last") }
+        try await read { transaction in try await transaction.query("SELECT \(Self.lastPlace) AS last")[0].int("last") }
     }
+
+    /// The last place the history's sequence gave (0 when none).
+    private static let lastPlace = "(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM history_place)"
+
+    /// Which transaction wrote a history row: this store's own, not copied.
+    private static let transactionColumns: Set<String> = ["txid", "started_txid", "finished_txid"]
 }

@@ -104,42 +104,51 @@ extension PostgresStore {
         }
     }
 
+    /// Places may commit out of order here, so a reader follows the history by transaction: each
+    /// read after a cursor takes the events of the transactions its snapshot sees and the
+    /// cursor's did not, in place order.
     public func events(_ filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> (events: [HistoryEvent], cursor: EventCursor) {
         try await commit { transaction in
-            // One snapshot: the cursor covers exactly the events read.
+            // One snapshot: the one the cursor names is the one the rows were read in.
             try await transaction.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            let snapshot = try await transaction.query("SELECT pg_current_snapshot()::text AS snapshot")[0].text("snapshot")
             let jobID = try await filter.job.asyncMap { try await self.resolve($0, transaction).id }
-            let next = try await transaction.query(
-                """
-                SELECT (SELECT last FROM history_sequence WHERE id = 1) AS last,
-                    coalesce((SELECT min(s.id) FROM jobs j JOIN step_results s ON s.job_id = j.id
-                              WHERE j.state IN ('running', 'pending') AND s.finished_at IS NULL),
-                             (SELECT coalesce(max(id), 0) + 1 FROM step_results)) AS floor
-                """)[0]
-            let newCursor = EventCursor(lastEventID: try next.int("last"), stepRowFloor: try next.int("floor"))
-            let recentJobs = cursor == nil ? "" : """
-                AND h.job_id IN (SELECT job_id FROM job_events WHERE id > $4 UNION SELECT job_id FROM step_results WHERE id >= $5)
-                """
-            let order = cursor == nil ? "DESC" : "ASC"
+            // After a cursor: the rows its snapshot did not see and this one (or the snapshot of a
+            // read cut short, then after its last place) does.
+            let (seen, reading, after): (String?, String, Int64) = switch cursor {
+            case nil: (nil, snapshot, 0)
+            case let cursor? where !cursor.readingSnapshot.isEmpty: (cursor.seenSnapshot, cursor.readingSnapshot, cursor.lastEventID)
+            case let cursor?: (cursor.seenSnapshot, snapshot, 0)
+            }
             let rows = try await transaction.query(
                 """
+                WITH written AS (
+                    SELECT job_id, id AS place, txid FROM job_events WHERE txid >= pg_snapshot_xmin($4::pg_snapshot)
+                    UNION ALL
+                    SELECT job_id, started_event, started_txid FROM step_results
+                    WHERE coalesce(finished_txid, started_txid) >= pg_snapshot_xmin($4::pg_snapshot) AND started_event IS NOT NULL
+                    UNION ALL
+                    SELECT job_id, finished_event, finished_txid FROM step_results
+                    WHERE coalesce(finished_txid, started_txid) >= pg_snapshot_xmin($4::pg_snapshot) AND finished_event IS NOT NULL),
+                fresh AS (SELECT job_id, place FROM written
+                          WHERE NOT pg_visible_in_snapshot(txid, $4::pg_snapshot) AND pg_visible_in_snapshot(txid, $5::pg_snapshot))
                 SELECT h.event_id, h.job_id, h.idempotency_key, j.queue, h.at, h.kind, h.detail
                 FROM job_history h JOIN jobs j ON j.id = h.job_id
                 WHERE ($1::bigint IS NULL OR h.job_id = $1) AND ($2::text IS NULL OR j.queue = $2) AND ($3::timestamptz IS NULL OR h.at >= $3)
-                    AND h.event_id > $4 AND h.event_id <= $6 AND $5::bigint IS NOT NULL \(recentJobs)
-                ORDER BY h.event_id \(order) LIMIT $7
+                    AND h.event_id > $6 AND \(seen == nil ? "TRUE" : "h.job_id IN (SELECT job_id FROM fresh) AND h.event_id IN (SELECT place FROM fresh)")
+                ORDER BY h.event_id \(seen == nil ? "DESC" : "ASC") LIMIT $7
                 """,
                 [jobID.map { .int($0) } ?? .null, .optionalText(filter.queue), .optionalTime(filter.since),
-                 .int(cursor?.lastEventID ?? 0), .int(cursor?.stepRowFloor ?? 0), .int(newCursor.lastEventID), .int(Int64(limit))])
-            var events = try rows.map { row in
+                 .text(seen ?? snapshot), .text(reading), .int(after), .int(Int64(limit))])
+            let events = try rows.map { row in
                 HistoryEvent(eventID: try row.int("event_id"), jobID: try row.int("job_id"), idempotencyKey: try row.text("idempotency_key"),
                              queue: try row.text("queue"), at: try row.iso("at") ?? "", kind: try row.eventKind(), detail: try row.json("detail"))
             }
-            if cursor == nil { events.reverse() }
-            if let cursor, events.count == limit, let last = events.last {
-                return (events, EventCursor(lastEventID: last.eventID, stepRowFloor: cursor.stepRowFloor))
+            guard let seen else { return (events.reversed(), EventCursor(seenSnapshot: snapshot)) }
+            if events.count == limit, let last = events.last {
+                return (events, EventCursor(lastEventID: last.eventID, seenSnapshot: seen, readingSnapshot: reading))
             }
-            return (events, newCursor)
+            return (events, EventCursor(seenSnapshot: reading))
         }
     }
 }

@@ -67,9 +67,8 @@ extension PostgresStore {
 
     /// `writes` as one statement that changes nothing unless the run still holds its lease and
     /// every write applies: step results (`stepFinished`), then at most one of a step's start, the
-    /// run's end or its retry; or a release alone. It holds the history's row only while it runs,
-    /// where a transaction would hold it across round trips and keep the other connections'
-    /// writes waiting. Its last line divides by zero (SQLSTATE 22012, read as `leaseLost`) unless
+    /// run's end or its retry; or a release alone: one round trip where a transaction would take
+    /// one per write. Its last line divides by zero (SQLSTATE 22012, read as `leaseLost`) unless
     /// every part applied, which undoes the statement. `nil` for other lists.
     static func statement(for writes: [RunWrite], of lease: Lease.ID) -> (sql: String, binds: [SQLBind])? {
         var binds: [SQLBind] = [.int(lease.jobID), .int(lease.token)]
@@ -83,7 +82,7 @@ extension PostgresStore {
         var lookups: [String] = [], results: [String] = []
         var last: String?
         for (index, write) in writes.enumerated() {
-            let place = "place.first + \(index + 1)"
+            let place = "place.places[\(index + 1)]"
             switch write {
             case .stepFinished(let stepKey, let attempt, let outcome, let now):
                 guard last == nil else { return nil }
@@ -97,8 +96,9 @@ extension PostgresStore {
                     """)
                 results.append("""
                     finished\(index) AS (UPDATE step_results s SET outcome = \(bind(.text(StepOutcome(outcome).rawValue))),
-                        output = \(bind(.json(output))), error = \(bind(.json(error?.json))), finished_at = \(bind(.time(now))), finished_event = \(place)
-                        FROM found\(index), place WHERE s.id = found\(index).id AND s.superseded = 0 AND s.outcome IS NULL RETURNING s.id)
+                        output = \(bind(.json(output))), error = \(bind(.json(error?.json))), finished_at = \(bind(.time(now))), finished_event = \(place),
+                        finished_txid = \(currentTransaction)
+                        FROM place WHERE s.id = (SELECT id FROM found\(index)) AND s.superseded = 0 AND s.outcome IS NULL RETURNING s.id)
                     """)
             case .stepStarted(let stepKey, let attempt, let now):
                 guard last == nil else { return nil }

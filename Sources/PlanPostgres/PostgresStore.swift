@@ -175,12 +175,15 @@ public final class PostgresStore: JobStore {
 
 extension PostgresStore {
     /// A statement (for a `WITH`) that takes the history's next `count` places (an SQL expression)
-    /// when `condition` holds, the first at `first + 1`: one round trip fewer than taking them on
-    /// their own. The row stays locked until the transaction ends, so places commit in the order
-    /// they were taken.
+    /// when `condition` holds, in order, as the array `places`; no row when it does not hold.
+    /// Places come from a sequence: they may commit out of order, which is why each history row
+    /// records its writing transaction (`currentTransaction`) for readers that follow the history.
     static func nextPlaces(_ count: String, when condition: String = "TRUE") -> String {
-        "UPDATE history_sequence SET last = last + \(count) WHERE id = 1 AND \(condition) RETURNING last - \(count) AS first"
+        "SELECT array_agg(nextval('history_place') ORDER BY n) AS places FROM generate_series(1, \(count)) n WHERE \(condition) HAVING count(*) > 0"
     }
+
+    /// The statement's transaction, as the history's `txid` columns hold it.
+    static let currentTransaction = "pg_current_xact_id()"
 }
 
 extension PostgresSession.Transaction {
@@ -188,8 +191,7 @@ extension PostgresSession.Transaction {
     func event(_ jobID: Int64, _ kind: EventKind, at now: Timestamp, _ detail: JSONValue? = nil) async throws {
         try await query(
             """
-            WITH place AS (\(PostgresStore.nextPlaces("1")))
-            INSERT INTO job_events (id, job_id, at, kind, detail) SELECT first + 1, $1, $2, $3, $4 FROM place
+            INSERT INTO job_events (id, job_id, at, kind, detail) VALUES (nextval('history_place'), $1, $2, $3, $4)
             """, [.int(jobID), .time(now), .text(kind.rawValue), .json(detail)])
     }
 

@@ -64,9 +64,17 @@ public struct EventCursor: Sendable, Hashable {
     public var lastEventID: Int64
     /// No step execution below this row can still gain an event (all were finished when read).
     public var stepRowFloor: Int64
+    /// PostgreSQL, whose history places may commit out of order: the snapshot of the last read
+    /// (`pg_snapshot` text); the next read takes the events of transactions it did not see.
+    public var seenSnapshot: String
+    /// PostgreSQL: the snapshot of a read cut short by its limit, whose events the next read goes
+    /// on with (after `lastEventID`); empty otherwise.
+    public var readingSnapshot: String
 
-    public init(lastEventID: Int64 = 0, stepRowFloor: Int64 = 0) {
+    public init(lastEventID: Int64 = 0, stepRowFloor: Int64 = 0, seenSnapshot: String = "", readingSnapshot: String = "") {
         self.lastEventID = lastEventID
         self.stepRowFloor = stepRowFloor
+        self.seenSnapshot = seenSnapshot
+        self.readingSnapshot = readingSnapshot
     }
 }

@@ -1,5 +1,8 @@
+import Logging
 import PlanCore
+import PlanPostgres
 import PlanStore
+import PostgresNIO
 import Testing
 
 /// Claims the next job of `store`, runs it through its steps with the given outcomes, then ends it.
@@ -223,6 +226,39 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(events.map(\.kind.rawValue) == ["step_succeeded", "succeeded"])
         let all = try await store.events(EventFilter(), after: nil, limit: 100).events
         #expect(all.map(\.eventID) == all.map(\.eventID).sorted() && all.count == 8)
+    }
+
+    /// PostgreSQL's history places come from a sequence and may commit out of order: a reader
+    /// following the history reads each event once, whenever its transaction commits.
+    @Test func aPlaceThatCommitsAfterALaterOneIsStillReadOnce() async throws {
+        let database = try await StoreKind.postgres.database() as! PostgresDatabase
+        let store = try await database.open()
+        _ = try await store.enqueue([samplePlan(key: "a")])
+        var (events, cursor) = try await store.events(EventFilter(), after: nil, limit: 100)
+        #expect(events.map(\.kind) == [.enqueued])
+
+        // Another session takes a place and holds its transaction open.
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let address = try PostgresURL(database.url)
+        let slow = try await PostgresConnection.connect(
+            configuration: .init(host: address.host, port: address.port, username: address.user, password: nil, database: address.database, tls: .disable),
+            id: 1, logger: logger)
+        try await slow.query("BEGIN", logger: logger)
+        try await slow.query(
+            "INSERT INTO job_events (id, job_id, at, kind) VALUES (nextval('history_place'), 1, now(), 'retried')", logger: logger)
+
+        // A later place commits first and is read; the earlier one is read when it commits.
+        _ = try await store.enqueue([samplePlan(key: "b")])
+        (events, cursor) = try await store.events(EventFilter(), after: cursor, limit: 100)
+        #expect(events.map { "\($0.idempotencyKey) \($0.kind.rawValue)" } == ["b enqueued"])
+        let later = try #require(events.first).eventID
+        #expect(try await store.events(EventFilter(), after: cursor, limit: 100).events.isEmpty, "nothing new while it is open")
+        try await slow.query("COMMIT", logger: logger)
+        try await slow.close()
+        (events, cursor) = try await store.events(EventFilter(), after: cursor, limit: 100)
+        #expect(events.map { "\($0.idempotencyKey) \($0.kind.rawValue)" } == ["a retried"])
+        #expect(events.first.map { $0.eventID < later } == true, "its place is below the one read before")
+        #expect(try await store.events(EventFilter(), after: cursor, limit: 100).events.isEmpty)
     }
 
     @Test(arguments: StoreKind.allCases)
