@@ -44,45 +44,129 @@ extension PostgresStore {
         if pending > limit { throw StoreError.queueFull(queue: queue, limit: Int(limit)) }
     }
 
-    /// A run's writes as one statement, committed on its own, when `statement(for:)` can say them
-    /// so (a single write, or step results and the write that carries them); otherwise each write's
-    /// statement in one transaction.
+    /// A run's writes, committed with other runs' writes waiting at the same time (group commit:
+    /// see `writeWaiting`) when `parts(for:)` can say them in one statement; otherwise each
+    /// write's statement in one transaction of its own.
     public func commit(_ writes: [RunWrite], of lease: Lease.ID) async throws(StoreError) {
         guard !writes.isEmpty else { return }
-        do {
-            if let statement = Self.statement(for: writes, of: lease) {
-                try await commit(transaction: false) { try await $0.query(statement.sql, statement.binds) }
-            } else {
-                try await commit { transaction in
+        guard Self.statement(for: writes, of: lease) != nil else {
+            do {
+                return try await commit { transaction in
                     for write in writes {
                         guard let statement = Self.statement(for: [write], of: lease) else { throw StoreError.corruptValue("a run write with no statement") }
                         try await transaction.query(statement.sql, statement.binds)
                     }
                 }
+            } catch {
+                throw Self.runError(error, lease)
             }
-        } catch .server(let error) where error.sqlState == "22012" {
-            throw .leaseLost(lease)
+        }
+        let pending = PendingRunWrite(writes: writes, lease: lease)
+        waitingWrites.withLock { $0.append(pending) }
+        do {
+            try await pool.run(transaction: false) { transaction in
+                let batch = waitingWrites.withLock { waiting in
+                    defer { waiting.removeFirst(min(waiting.count, Self.writesPerBatch)) }
+                    return Array(waiting.prefix(Self.writesPerBatch))
+                }
+                await writeWaiting(batch, transaction)
+            }
+        } catch {
+            // No connection: unless another call took it meanwhile, this write was not tried.
+            let untried = waitingWrites.withLock { waiting in
+                guard let index = waiting.firstIndex(where: { $0 === pending }) else { return false }
+                waiting.remove(at: index)
+                return true
+            }
+            if untried { throw error }
+        }
+        try await pending.outcome().get()
+    }
+
+    /// The most runs' writes one call to the server carries.
+    static let writesPerBatch = 16
+
+    /// Writes `batch` (runs' writes that waited for a connection) and tells each its outcome.
+    /// Runs whose writes have the same shape share one statement, which applies each run's part
+    /// only when that run still holds its lease; a run that lost it is told so, the others commit.
+    /// Should the statement fail as a whole (a part that applied only half, a conflict), each run
+    /// is written on its own, so that the error reaches only its run.
+    private func writeWaiting(_ batch: [PendingRunWrite], _ transaction: PostgresSession.Transaction) async {
+        var groups: [String: [PendingRunWrite]] = [:], order: [String] = []
+        for pending in batch {
+            guard let statement = Self.statement(for: pending.writes, of: pending.lease) else { continue }
+            let shape = statement.sql + statement.binds.map { if case .null = $0 { "n" } else if case .json(nil) = $0 { "n" } else { "v" } }.joined()
+            if groups[shape] == nil { order.append(shape) }
+            groups[shape, default: []].append(pending)
+        }
+        for shape in order {
+            let group = groups[shape]!.sorted { $0.lease.jobID < $1.lease.jobID }
+            let started = ContinuousClock.now
+            if group.count > 1, let statement = Self.statement(for: group.map { ($0.writes, $0.lease) }) {
+                do {
+                    let held = try await transaction.query(statement.sql, statement.binds)[0].text("held")
+                    for (pending, flag) in zip(group, held) { pending.complete(flag == "1" ? .success(()) : .failure(.leaseLost(pending.lease))) }
+                    commitObserver?(group.count, .now - started)
+                    continue
+                } catch {}
+            }
+            for pending in group {
+                let started = ContinuousClock.now
+                do {
+                    guard let statement = Self.statement(for: pending.writes, of: pending.lease) else { throw StoreError.corruptValue("a run write with no statement") }
+                    try await transaction.query(statement.sql, statement.binds)
+                    pending.complete(.success(()))
+                    commitObserver?(1, .now - started)
+                } catch {
+                    pending.complete(.failure(Self.runError(error, pending.lease)))
+                }
+            }
         }
     }
 
+    /// `error` as a run's write reports it: a statement's division by zero is a lost lease.
+    private static func runError(_ error: any Error, _ lease: Lease.ID) -> StoreError {
+        let error = PostgresSession.storeError(error)
+        if case .server(let server) = error, server.sqlState == "22012" { return .leaseLost(lease) }
+        return error
+    }
+
     /// `writes` as one statement that changes nothing unless the run still holds its lease and
-    /// every write applies: step results (`stepFinished`), then at most one of a step's start, the
-    /// run's end or its retry; or a release alone: one round trip where a transaction would take
-    /// one per write. Its last line divides by zero (SQLSTATE 22012, read as `leaseLost`) unless
-    /// every part applied, which undoes the statement. `nil` for other lists.
+    /// every write applies (see `parts(for:)`): its last line divides by zero (SQLSTATE 22012,
+    /// read as `leaseLost`) unless every part applied, which undoes the statement.
     static func statement(for writes: [RunWrite], of lease: Lease.ID) -> (sql: String, binds: [SQLBind])? {
-        var binds: [SQLBind] = [.int(lease.jobID), .int(lease.token)]
-        func bind(_ value: SQLBind) -> String {
-            binds.append(value)
-            return "$\(binds.count)"
+        var binds = StatementBinds()
+        guard let run = parts(for: writes, of: lease, prefix: "", binds: &binds) else { return nil }
+        return ("WITH \(run.parts.joined(separator: ",\n"))\nSELECT 1 / (\(run.applied))::int AS applied", binds.values)
+    }
+
+    /// Several runs' writes as one statement: each run's part applies only when that run holds
+    /// its lease (`held`: a 1 or a 0 per run, in order); should a run that holds it not apply all
+    /// its writes, the statement divides by zero and changes nothing.
+    static func statement(for runs: [(writes: [RunWrite], lease: Lease.ID)]) -> (sql: String, binds: [SQLBind])? {
+        var binds = StatementBinds()
+        var all: [RunParts] = []
+        for (index, run) in runs.enumerated() {
+            guard let parts = parts(for: run.writes, of: run.lease, prefix: "r\(index)_", binds: &binds) else { return nil }
+            all.append(parts)
         }
-        let places = writes.count
-        var fence = "SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'"
+        let whole = all.map { "(NOT EXISTS (SELECT 1 FROM \($0.ok)) OR \($0.applied))" }.joined(separator: " AND ")
+        let held = all.map { "(SELECT count(*) FROM \($0.ok))" }.joined(separator: ", ")
+        return ("WITH \(all.flatMap(\.parts).joined(separator: ",\n"))\nSELECT 1 / (\(whole))::int AS applied, concat(\(held)) AS held", binds.values)
+    }
+
+    /// One run's writes as the parts of a `WITH` (their names start with `prefix`), which change
+    /// nothing unless the run still holds its lease (`ok` has a row then): step results
+    /// (`stepFinished`), then at most one of a step's start, the run's end or its retry; or a
+    /// release alone. `applied` holds when every part changed its row. `nil` for other lists.
+    static func parts(for writes: [RunWrite], of lease: Lease.ID, prefix p: String, binds: inout StatementBinds) -> RunParts? {
+        let job = binds.add(.int(lease.jobID)), token = binds.add(.int(lease.token))
+        var fence = "SELECT 1 FROM jobs WHERE id = \(job) AND lease_token = \(token) AND state = 'running'"
         // Each step result: its row looked up (before `ok` decides), then updated (after `place`).
         var lookups: [String] = [], results: [String] = []
         var last: String?
         for (index, write) in writes.enumerated() {
-            let place = "place.places[\(index + 1)]"
+            let place = "\(p)place.places[\(index + 1)]"
             switch write {
             case .stepFinished(let stepKey, let attempt, let outcome, let now):
                 guard last == nil else { return nil }
@@ -91,22 +175,22 @@ extension PostgresStore {
                 case .failure(let error): (nil, error)
                 }
                 lookups.append("""
-                    found\(index) AS (SELECT id FROM step_results WHERE job_id = $1 AND step_id = \(bind(.text(stepKey)))
-                        AND attempt = \(bind(.int(Int64(attempt)))) AND superseded = 0 AND outcome IS NULL)
+                    \(p)found\(index) AS (SELECT id FROM step_results WHERE job_id = \(job) AND step_id = \(binds.add(.text(stepKey)))
+                        AND attempt = \(binds.add(.int(Int64(attempt)))) AND superseded = 0 AND outcome IS NULL)
                     """)
                 results.append("""
-                    finished\(index) AS (UPDATE step_results s SET outcome = \(bind(.text(StepOutcome(outcome).rawValue))),
-                        output = \(bind(.json(output))), error = \(bind(.json(error?.json))), finished_at = \(bind(.time(now))), finished_event = \(place),
+                    \(p)finished\(index) AS (UPDATE step_results s SET outcome = \(binds.add(.text(StepOutcome(outcome).rawValue))),
+                        output = \(binds.add(.json(output))), error = \(binds.add(.json(error?.json))), finished_at = \(binds.add(.time(now))), finished_event = \(place),
                         finished_txid = \(currentTransaction)
-                        FROM place WHERE s.id = (SELECT id FROM found\(index)) AND s.superseded = 0 AND s.outcome IS NULL RETURNING s.id)
+                        FROM \(p)place WHERE s.id = (SELECT id FROM \(p)found\(index)) AND s.superseded = 0 AND s.outcome IS NULL RETURNING s.id)
                     """)
             case .stepStarted(let stepKey, let attempt, let now):
                 guard last == nil else { return nil }
-                let at = bind(.time(now))
+                let at = binds.add(.time(now))
                 fence += " AND lease_expires_at > \(at)"
                 last = """
-                    last AS (INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
-                        SELECT $1, \(bind(.text(stepKey))), \(bind(.int(Int64(attempt)))), \(at), $2, \(place) FROM place RETURNING id)
+                    \(p)last AS (INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
+                        SELECT \(job), \(binds.add(.text(stepKey))), \(binds.add(.int(Int64(attempt)))), \(at), \(token), \(place) FROM \(p)place RETURNING id)
                     """
             case .finished(let outcome, let now):
                 guard last == nil else { return nil }
@@ -115,51 +199,53 @@ extension PostgresStore {
                 case .failed(let error): (.failed, nil, error, .failed)
                 case .cancelled(let error): (.cancelled, nil, error, .cancelled)
                 }
-                let at = bind(.time(now))
+                let at = binds.add(.time(now))
                 last = jobChange(
-                    "state = \(bind(.text(state.rawValue))), result = \(bind(.json(result))), last_error = \(bind(.json(error?.json))), finished_at = \(at), updated_at = \(at), cancel_requested = 0",
-                    event: "\(place), $1, \(at), \(bind(.text(kind.rawValue))), \(bind(.json(error.map { ["error": $0.json] })))")
+                    "state = \(binds.add(.text(state.rawValue))), result = \(binds.add(.json(result))), last_error = \(binds.add(.json(error?.json))), finished_at = \(at), updated_at = \(at), cancel_requested = 0",
+                    event: "\(place), \(job), \(at), \(binds.add(.text(kind.rawValue))), \(binds.add(.json(error.map { ["error": $0.json] })))",
+                    job: job, token: token, prefix: p)
             case .rescheduled(let runAt, let error, let now):
                 guard last == nil else { return nil }
-                let at = bind(.time(now))
+                let at = binds.add(.time(now))
                 last = jobChange(
-                    "state = 'pending', run_at = \(bind(.time(runAt))), last_error = \(bind(.json(error.json))), updated_at = \(at)",
-                    event: "\(place), $1, \(at), 'retry_scheduled', \(bind(.json(["run_at": .string(runAt.iso8601), "error": error.json])))")
+                    "state = 'pending', run_at = \(binds.add(.time(runAt))), last_error = \(binds.add(.json(error.json))), updated_at = \(at)",
+                    event: "\(place), \(job), \(at), 'retry_scheduled', \(binds.add(.json(["run_at": .string(runAt.iso8601), "error": error.json])))",
+                    job: job, token: token, prefix: p)
             case .released(let now):
                 guard writes.count == 1 else { return nil }
-                let at = bind(.time(now))
+                let at = binds.add(.time(now))
                 last = jobChange("state = 'pending', runs = runs - 1, updated_at = \(at)",
-                                 event: "\(place), $1, \(at), 'released', \(bind(.json(["token": .integer(lease.token)])))") + """
+                                 event: "\(place), \(job), \(at), 'released', \(binds.add(.json(["token": .integer(lease.token)])))",
+                                 job: job, token: token, prefix: p) + """
                     ,
-                    set_aside AS (
+                    \(p)set_aside AS (
                         UPDATE step_results SET superseded = 1, outcome = coalesce(outcome, 'cancelled'), finished_at = coalesce(finished_at, \(at))
-                        WHERE job_id = $1 AND lease_token = $2 AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
-                        AND EXISTS (SELECT 1 FROM last))
+                        WHERE job_id = \(job) AND lease_token = \(token) AND superseded = 0 AND (outcome IS NULL OR outcome = 'cancelled')
+                        AND EXISTS (SELECT 1 FROM \(p)last))
                     """
             }
         }
         let changes = writes.indices.compactMap { index -> String? in
-            if case .stepFinished = writes[index] { "finished\(index)" } else { nil }
-        } + (last == nil ? [] : ["last"])
+            if case .stepFinished = writes[index] { "\(p)finished\(index)" } else { nil }
+        } + (last == nil ? [] : ["\(p)last"])
         let foundAll = writes.indices.compactMap { index -> String? in
-            if case .stepFinished = writes[index] { " AND EXISTS (SELECT 1 FROM found\(index))" } else { nil }
+            if case .stepFinished = writes[index] { " AND EXISTS (SELECT 1 FROM \(p)found\(index))" } else { nil }
         }.joined()
-        let sql = """
-            WITH \(lookups.map { $0 + ",\n" }.joined())ok AS (SELECT 1 WHERE EXISTS (\(fence))\(foundAll)),
-            place AS (\(nextPlaces("\(places)", when: "EXISTS (SELECT 1 FROM ok)"))),
-            \((results + (last.map { [$0] } ?? [])).joined(separator: ",\n"))
-            SELECT 1 / (\(changes.map { "(SELECT count(*) FROM \($0))" }.joined(separator: " + ")) = \(changes.count))::int AS applied
-            """
-        return (sql, binds)
+        let parts = lookups + [
+            "\(p)ok AS (SELECT 1 WHERE EXISTS (\(fence))\(foundAll))",
+            "\(p)place AS (\(nextPlaces("\(writes.count)", when: "EXISTS (SELECT 1 FROM \(p)ok)")))",
+        ] + results + (last.map { [$0] } ?? [])
+        return RunParts(parts: parts, ok: "\(p)ok",
+                        applied: "\(changes.map { "(SELECT count(*) FROM \($0))" }.joined(separator: " + ")) = \(changes.count)")
     }
 
     /// The parts of a statement that change the run's job row (`set`, with its lease cleared) and
     /// append its event (`event`: the values of `id, job_id, at, kind, detail`), as `last` and `event`.
-    private static func jobChange(_ set: String, event: String) -> String {
+    private static func jobChange(_ set: String, event: String, job: String, token: String, prefix p: String) -> String {
         """
-        last AS (UPDATE jobs SET \(set), \(releasedLease)
-            FROM place WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING jobs.id),
-        event AS (INSERT INTO job_events (id, job_id, at, kind, detail) SELECT \(event) FROM place, last RETURNING id)
+        \(p)last AS (UPDATE jobs SET \(set), \(releasedLease)
+            FROM \(p)place WHERE id = \(job) AND lease_token = \(token) AND state = 'running' RETURNING jobs.id),
+        \(p)event AS (INSERT INTO job_events (id, job_id, at, kind, detail) SELECT \(event) FROM \(p)place, \(p)last RETURNING id)
         """
     }
 
@@ -197,5 +283,58 @@ extension PostgresSession.Transaction {
             records[job, default: [:]][key] = record
         }
         return records
+    }
+}
+
+/// The values bound to a statement being built, each added as the next `$n`.
+struct StatementBinds {
+    private(set) var values: [SQLBind] = []
+
+    /// Adds `value`; its placeholder.
+    mutating func add(_ value: SQLBind) -> String {
+        values.append(value)
+        return "$\(values.count)"
+    }
+}
+
+/// One run's writes as parts of a statement (see `PostgresStore.parts(for:of:prefix:binds:)`).
+struct RunParts {
+    let parts: [String]
+    /// The part that has a row when the run holds its lease.
+    let ok: String
+    /// An SQL condition: every write changed its row.
+    let applied: String
+}
+
+/// A run's writes waiting to be written with others, and what came of them.
+final class PendingRunWrite: Sendable {
+    let writes: [RunWrite]
+    let lease: Lease.ID
+    private let state = Locked<(outcome: Result<Void, StoreError>?, waiter: CheckedContinuation<Result<Void, StoreError>, Never>?)>((nil, nil))
+
+    init(writes: [RunWrite], lease: Lease.ID) {
+        self.writes = writes
+        self.lease = lease
+    }
+
+    /// Sets the outcome and wakes the run waiting for it.
+    func complete(_ outcome: Result<Void, StoreError>) {
+        let waiter = state.withLock { state in
+            defer { state.waiter = nil }
+            state.outcome = outcome
+            return state.waiter
+        }
+        waiter?.resume(returning: outcome)
+    }
+
+    /// The outcome, once the call that took these writes set it.
+    func outcome() async -> Result<Void, StoreError> {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state in
+                if state.outcome == nil { state.waiter = continuation }
+                return state.outcome
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }

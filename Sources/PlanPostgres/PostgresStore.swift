@@ -13,6 +13,8 @@ public final class PostgresStore: JobStore {
     public let url: PostgresURL
     /// Told of each write transaction that committed: its one write, and how long it took.
     let commitObserver: (@Sendable (_ operations: Int, _ duration: Duration) -> Void)?
+    /// Runs' writes waiting for a connection (see `commit(_:of:)`).
+    let waitingWrites = Locked<[PendingRunWrite]>([])
 
     private init(pool: SessionPool, url: PostgresURL, commitObserver: (@Sendable (Int, Duration) -> Void)?) {
         self.pool = pool

@@ -1,5 +1,6 @@
 import Foundation
 import PlanCore
+import PlanPostgres
 @testable import PlanStore
 import Testing
 
@@ -13,6 +14,25 @@ private func child() throws -> Process {
     process.standardError = FileHandle.nullDevice
     try process.run()
     return process
+}
+
+/// What `body` came to for each lease, all run at once, by job: "done", "lease lost" or "refused".
+private func atOnce(_ leases: [Lease], _ body: @escaping @Sendable (Lease) async throws -> Void) async -> [Int64: String] {
+    await withTaskGroup(of: (Int64, String).self) { group in
+        for lease in leases {
+            group.addTask {
+                do {
+                    try await body(lease)
+                    return (lease.jobID, "done")
+                } catch {
+                    return (lease.jobID, isLeaseLost(error) ? "lease lost" : "refused")
+                }
+            }
+        }
+        var outcomes: [Int64: String] = [:]
+        for await (job, outcome) in group { outcomes[job] = outcome }
+        return outcomes
+    }
 }
 
 @Suite struct LeaseContract {
@@ -224,5 +244,38 @@ private func child() throws -> Process {
         let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         #expect(again.records == ["s0": StepRecord(output: "done", attempts: 1)])
         #expect(again.runs == 1)
+    }
+
+    /// PostgreSQL's group commit: runs that write at once share statements; a run whose lease
+    /// moved on is refused alone, and a write the server refuses reaches only its own run.
+    @Test func runsWritingAtOnceShareAStatementAndARefusalReachesOnlyItsRun() async throws {
+        let database = try await StoreKind.postgres.database() as! PostgresDatabase
+        let largest = Locked(0)
+        let store = try await PostgresStore.connect(try PostgresURL(database.url), migrate: true,
+                                                    commitObserver: { operations, _ in largest.withLock { $0 = max($0, operations) } })
+        _ = try await store.enqueue((0..<12).map { samplePlan(key: "k\($0)") })
+        let leases = try await store.claim([("default", 12)], owner: me, lease: .seconds(30))
+        #expect(leases.count == 12)
+        // One run's lease moves on; another already began the execution it is about to begin.
+        let (stale, clashing) = (leases[3], leases[7])
+        database.execute("UPDATE jobs SET lease_token = lease_token + 1 WHERE id = \(stale.jobID)")
+        try await clashing.beginStep("extra", attempt: 1)
+
+        let begun = await atOnce(leases) { try await $0.beginStep("extra", attempt: 1) }
+        #expect(begun[stale.jobID] == "lease lost")
+        #expect(begun[clashing.jobID] == "refused")
+        #expect(begun.values.filter { $0 == "done" }.count == 10)
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 'extra'") == "11")
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 'extra' AND job_id = \(stale.jobID)") == "0")
+
+        // The ten record their results at once, and so does the stale run: statements shared by
+        // several commit the ten, and tell the stale run alone that it lost its lease.
+        let recorded = await atOnce(leases.filter { begun[$0.jobID] == "done" || $0.jobID == stale.jobID }) { lease in
+            try await lease.recordStep("extra", attempt: 1, outcome: .success(.integer(lease.jobID)))
+        }
+        #expect(recorded[stale.jobID] == "lease lost")
+        #expect(recorded.values.filter { $0 == "done" }.count == 10)
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 'extra' AND outcome = 'ok'") == "10")
+        #expect(largest.withLock { $0 } > 1, "some runs' writes shared a statement")
     }
 }
