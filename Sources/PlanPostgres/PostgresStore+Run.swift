@@ -159,6 +159,8 @@ extension PostgresStore {
     /// nothing unless the run still holds its lease (`ok` has a row then): step results
     /// (`stepFinished`), then at most one of a step's start, the run's end or its retry; or a
     /// release alone. `applied` holds when every part changed its row. `nil` for other lists.
+    /// The fence locks the job's row until commit, and reads its latest version: a recovery or a
+    /// claim that committed after the statement began fails it, and none can commit before it ends.
     static func parts(for writes: [RunWrite], of lease: Lease.ID, prefix p: String, binds: inout StatementBinds) -> RunParts? {
         let job = binds.add(.int(lease.jobID)), token = binds.add(.int(lease.token))
         var fence = "SELECT 1 FROM jobs WHERE id = \(job) AND lease_token = \(token) AND state = 'running'"
@@ -232,7 +234,7 @@ extension PostgresStore {
             if case .stepFinished = writes[index] { " AND EXISTS (SELECT 1 FROM \(p)found\(index))" } else { nil }
         }.joined()
         let parts = lookups + [
-            "\(p)ok AS (SELECT 1 WHERE EXISTS (\(fence))\(foundAll))",
+            "\(p)ok AS (SELECT 1 WHERE EXISTS (\(fence) FOR SHARE)\(foundAll))",
             "\(p)place AS (\(nextPlaces("\(writes.count)", when: "EXISTS (SELECT 1 FROM \(p)ok)")))",
         ] + results + (last.map { [$0] } ?? [])
         return RunParts(parts: parts, ok: "\(p)ok",

@@ -1,4 +1,3 @@
-import Logging
 import PlanCore
 import PlanPostgres
 import PlanStore
@@ -238,11 +237,7 @@ private let boom = ErrInfo(code: "boom", message: "no", retryable: false)
         #expect(events.map(\.kind) == [.enqueued])
 
         // Another session takes a place and holds its transaction open.
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let address = try PostgresURL(database.url)
-        let slow = try await PostgresConnection.connect(
-            configuration: .init(host: address.host, port: address.port, username: address.user, password: nil, database: address.database, tls: .disable),
-            id: 1, logger: logger)
+        let (slow, logger) = (try await database.connection(), PostgresDatabase.logger)
         try await slow.query("BEGIN", logger: logger)
         try await slow.query(
             "INSERT INTO job_events (id, job_id, at, kind) VALUES (nextval('history_place'), 1, now(), 'retried')", logger: logger)

@@ -1,6 +1,7 @@
 import Foundation
 import PlanCore
 import PlanPostgres
+import PostgresNIO
 @testable import PlanStore
 import Testing
 
@@ -244,6 +245,30 @@ private func atOnce(_ leases: [Lease], _ body: @escaping @Sendable (Lease) async
         let again = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         #expect(again.records == ["s0": StepRecord(output: "done", attempts: 1)])
         #expect(again.runs == 1)
+    }
+
+    /// PostgreSQL: a run's write whose statement began before another worker's claim of its job
+    /// committed waits for that claim, then finds the lease gone, instead of landing on a row it
+    /// read before the claim.
+    @Test func aWriteThatRacesAClaimOfItsJobIsRefused() async throws {
+        let database = try await StoreKind.postgres.database() as! PostgresDatabase
+        let store = try await database.open()
+        _ = try await store.enqueue([samplePlan(key: "raced", steps: 2)])
+        let lease = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        try await lease.beginStep("s0", attempt: 1)
+        try await lease.recordStep("s0", attempt: 1, outcome: .success(1))
+
+        // Another worker's claim: the job's token moves on, not yet committed.
+        let claim = try await database.connection()
+        try await claim.query("BEGIN", logger: PostgresDatabase.logger)
+        try await claim.query("UPDATE jobs SET lease_token = lease_token + 1", logger: PostgresDatabase.logger)
+        let write = Task { try await lease.beginStep("s1", attempt: 1) }
+        try await Task.sleep(for: .milliseconds(300))
+        try await claim.query("COMMIT", logger: PostgresDatabase.logger)
+        try await claim.close()
+        let refusal = await #expect(throws: StoreError.self) { try await write.value }
+        #expect(refusal.map(isLeaseLost) == true)
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 's1'") == "0")
     }
 
     /// PostgreSQL's group commit: runs that write at once share statements; a run whose lease

@@ -68,6 +68,16 @@ final class PostgresDatabase: ContractDatabase {
 
     func open() async throws -> any JobStore { try await PostgresStore.connect(try PostgresURL(url), migrate: true) }
 
+    /// A connection of its own to the database, beside the store (to hold a transaction open).
+    func connection() async throws -> PostgresConnection {
+        let address = try PostgresURL(url)
+        return try await PostgresConnection.connect(
+            configuration: .init(host: address.host, port: address.port, username: address.user, password: nil, database: address.database, tls: .disable),
+            id: 1, logger: Self.logger)
+    }
+
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
     func scalar(_ sql: String) -> String? {
         let output = (try? Self.psql(url, sql)) ?? ""
         let first = output.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
