@@ -17,19 +17,33 @@ extension PostgresStore {
             var claimed: [(order: (Int64, Int64, Int64), row: SQLRow)] = []
             for (queue, granted) in due.isEmpty ? [] : request.grants(due) where granted > 0 {
                 let limit = min(granted, allowances[queue]?.allowed ?? granted)
+                // The jobs, their `claimed` events and (asked to) their first steps begun, in one
+                // statement: each job's event takes its place as its row is read, before its step.
                 let rows = try await transaction.query(
                     """
-                    UPDATE jobs SET state = 'running', lease_token = lease_token + 1, runs = runs + 1,
-                        lease_owner = $1, lease_host = $2, lease_boot_id = $3, lease_pid = $4, lease_pid_start = $5,
-                        lease_expires_at = $6, updated_at = $7
-                    WHERE id IN (
-                        SELECT id FROM jobs WHERE state = 'pending' AND queue = $8 AND run_at <= $7
-                        AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $8 AND paused = 1)
-                        ORDER BY priority, run_at, id LIMIT $9 FOR UPDATE SKIP LOCKED)
-                    RETURNING id, queue, priority, run_at, lease_token, runs, plan
+                    WITH claimed AS (
+                        UPDATE jobs SET state = 'running', lease_token = lease_token + 1, runs = runs + 1,
+                            lease_owner = $1, lease_host = $2, lease_boot_id = $3, lease_pid = $4, lease_pid_start = $5,
+                            lease_expires_at = $6, updated_at = $7
+                        WHERE id IN (
+                            SELECT id FROM jobs WHERE state = 'pending' AND queue = $8 AND run_at <= $7
+                            AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $8 AND paused = 1)
+                            ORDER BY priority, run_at, id LIMIT $9 FOR UPDATE SKIP LOCKED)
+                        RETURNING id, queue, priority, run_at, lease_token, runs, plan),
+                    placed AS (SELECT claimed.*, nextval('history_place') AS place FROM claimed),
+                    event AS (
+                        INSERT INTO job_events (id, job_id, at, kind, detail)
+                        SELECT place, id, $7, 'claimed', json_build_object('owner', $1::text, 'run', runs, 'token', lease_token) FROM placed),
+                    first AS (
+                        INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
+                        SELECT id, plan #>> '{steps,0,id}', 1, $7, lease_token, nextval('history_place') FROM placed
+                        WHERE $10::int = 1 AND lease_token = 1 AND plan #>> '{steps,0,id}' IS NOT NULL AND plan #> '{steps,0,each}' IS NULL
+                        RETURNING job_id, step_id)
+                    SELECT p.id, p.queue, p.priority, p.run_at, p.lease_token, p.runs, p.plan, f.step_id AS begun_step
+                    FROM placed p LEFT JOIN first f ON f.job_id = p.id
                     """,
                     [.text(owner.label), .text(owner.host), .text(owner.bootID), .int(Int64(owner.pid)), .int(owner.pidStart),
-                     .time(expiry), .time(now), .text(queue), .int(Int64(limit))])
+                     .time(expiry), .time(now), .text(queue), .int(Int64(limit)), .int(request.beginFirstSteps ? 1 : 0)])
                 claimed += try rows.map { row in
                     ((try row.int("priority"), try row.time("run_at")?.millisecondsSinceEpoch ?? 0, try row.int("id")), row)
                 }.sorted { $0.order < $1.order }
@@ -43,16 +57,12 @@ extension PostgresStore {
                 let next = [try await transaction.nextRunAt(queues: request.queues, after: now)] + allowances.values.map(\.freesAt)
                 return ([], [:], [:], next.compactMap { $0 }.min())
             }
-            let ids = try claimed.map { entry in try entry.row.int("id") }
-            try await transaction.query(
-                """
-                INSERT INTO job_events (id, job_id, at, kind, detail)
-                SELECT nextval('history_place'), id, $1, 'claimed', json_build_object('owner', lease_owner, 'run', runs, 'token', lease_token)
-                FROM jobs WHERE id = ANY($2) ORDER BY id
-                """, [.time(now), .ints(ids)])
             let claimedBefore = try claimed.filter { entry in try entry.row.int("lease_token") > 1 }.map { entry in try entry.row.int("id") }
             let records = claimedBefore.isEmpty ? [:] : try await transaction.stepRecords(jobIDs: claimedBefore)
-            let begun = request.beginFirstSteps ? try await transaction.beginFirstSteps(of: ids, now: now) : [:]
+            var begun: [Int64: String] = [:]
+            for entry in claimed {
+                if let step = try entry.row.optionalText("begun_step") { begun[try entry.row.int("id")] = step }
+            }
             return (claimed.map(\.row), records, begun, nil)
         }
         var leases: [Lease] = []
@@ -197,21 +207,6 @@ extension PostgresSession.Transaction {
             allowances[queue] = (0, oldest.map { Timestamp(millisecondsSinceEpoch: $0.millisecondsSinceEpoch + period) })
         }
         return allowances
-    }
-
-    /// Begins execution 1 of the first step of the jobs `ids` claimed for the first time whose
-    /// first step is a single call, as `beginStep` would; those steps by job.
-    func beginFirstSteps(of ids: [Int64], now: Timestamp) async throws -> [Int64: String] {
-        let rows = try await query(
-            """
-            INSERT INTO step_results (job_id, step_id, attempt, started_at, lease_token, started_event)
-            SELECT id, plan #>> '{steps,0,id}', 1, $1, lease_token, nextval('history_place') FROM jobs
-            WHERE id = ANY($2) AND lease_token = 1 AND state = 'running'
-                AND plan #>> '{steps,0,id}' IS NOT NULL AND plan #> '{steps,0,each}' IS NULL
-            ORDER BY id
-            RETURNING job_id, step_id
-            """, [.time(now), .ints(ids)])
-        return Dictionary(uniqueKeysWithValues: try rows.map { row in (try row.int("job_id"), try row.text("step_id")) })
     }
 
     /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is not due yet.

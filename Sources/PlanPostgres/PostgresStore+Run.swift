@@ -16,28 +16,31 @@ extension PostgresStore {
         case .runAt(let time)?: time
         case nil: now
         }
+        // The job, its queue's row and its event in one statement; the queue's limit as it was
+        // before (a queue this statement made has none).
         let inserted = try await transaction.query(
             """
-            INSERT INTO jobs (idempotency_key, queue, priority, state, run_at, created_at, updated_at, plan)
-            VALUES ($1, $2, $3, 'pending', $4, $5, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+            WITH job AS (
+                INSERT INTO jobs (idempotency_key, queue, priority, state, run_at, created_at, updated_at, plan)
+                VALUES ($1, $2, $3, 'pending', $4, $5, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
+            queue AS (INSERT INTO queues (name) SELECT $2 WHERE EXISTS (SELECT 1 FROM job) ON CONFLICT (name) DO NOTHING),
+            event AS (INSERT INTO job_events (id, job_id, at, kind, detail) SELECT nextval('history_place'), id, $5, 'enqueued', $7 FROM job)
+            SELECT id, (SELECT max_pending FROM queues WHERE name = $2) AS max_pending FROM job
             """,
-            [.text(plan.idempotencyKey), .text(plan.queue), .int(Int64(plan.priority)), .time(runAt), .time(now), .json(plan.json)])
-        guard let id = try inserted.first?.int("id") else {
+            [.text(plan.idempotencyKey), .text(plan.queue), .int(Int64(plan.priority)), .time(runAt), .time(now), .json(plan.json),
+             .json(["queue": .string(plan.queue), "run_at": .string(runAt.iso8601)])])
+        guard let row = inserted.first else {
             let existing = try await transaction.query("SELECT id FROM jobs WHERE idempotency_key = $1", [.text(plan.idempotencyKey)])[0].int("id")
             return EnqueueResult(id: existing, idempotencyKey: plan.idempotencyKey, created: false)
         }
-        try await admit(to: plan.queue, transaction)
-        try await transaction.event(id, .enqueued, at: now, ["queue": .string(plan.queue), "run_at": .string(runAt.iso8601)])
-        return EnqueueResult(id: id, idempotencyKey: plan.idempotencyKey, created: true)
+        if let limit = try row.optionalInt("max_pending") { try await admit(to: plan.queue, limit: limit, transaction) }
+        return EnqueueResult(id: try row.int("id"), idempotencyKey: plan.idempotencyKey, created: true)
     }
 
-    /// Makes sure the queue has its row, and throws `queueFull` when the job just inserted took it
-    /// over its `max_pending` limit. Enqueues to a limited queue count one after the other, on any
-    /// host, under an advisory lock on the queue's name (no right to update `queues` needed).
-    private static func admit(to queue: String, _ transaction: PostgresSession.Transaction) async throws {
-        try await transaction.query("INSERT INTO queues (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [.text(queue)])
-        let row = try await transaction.query("SELECT max_pending FROM queues WHERE name = $1", [.text(queue)])[0]
-        guard let limit = try row.optionalInt("max_pending") else { return }
+    /// Throws `queueFull` when the job just inserted took its queue over its `max_pending`
+    /// `limit`. Enqueues to a limited queue count one after the other, on any host, under an
+    /// advisory lock on the queue's name (no right to update `queues` needed).
+    private static func admit(to queue: String, limit: Int64, _ transaction: PostgresSession.Transaction) async throws {
         try await transaction.query("SELECT pg_advisory_xact_lock(hashtext('planq queue ' || $1))", [.text(queue)])
         let pending = try await transaction.query(
             "SELECT count(*) AS pending FROM jobs WHERE queue = $1 AND state = 'pending'", [.text(queue)])[0].int("pending")
