@@ -18,6 +18,17 @@ enum SQLBind: Sendable {
 
     static func optionalText(_ text: String?) -> SQLBind { text.map(SQLBind.text) ?? .null }
     static func optionalTime(_ time: Timestamp?) -> SQLBind { time.map(SQLBind.time) ?? .null }
+
+    /// Where `binds` hold SQL NULL (`n`) and values (`v`): a NULL has no type, so a statement is
+    /// prepared once per pattern.
+    static func nullPattern(_ binds: [SQLBind]) -> String {
+        String(binds.map { bind in
+            switch bind {
+            case .null, .json(nil): "n"
+            default: "v"
+            }
+        })
+    }
 }
 
 /// A `json` value: its text, kept as written.
@@ -253,7 +264,6 @@ final class PostgresSession: Sendable {
         @discardableResult
         func query(_ sql: String, _ binds: [SQLBind] = []) async throws -> [SQLRow] {
             var bindings = PostgresBindings(capacity: binds.count)
-            var kinds = ""
             for bind in binds {
                 switch bind {
                 case .int(let value): bindings.append(value)
@@ -264,12 +274,8 @@ final class PostgresSession: Sendable {
                 case .ints(let values): bindings.append(values)
                 case .texts(let values): bindings.append(values)
                 }
-                switch bind {
-                case .null, .json(nil): kinds += "n"
-                default: kinds += "v"
-                }
             }
-            let statement = PreparedSQL.Text(name: "planq_\(PreparedSQL.digest(sql))_\(kinds)", sql: sql)
+            let statement = PreparedSQL.Text(name: "planq_\(PreparedSQL.digest(sql))_\(SQLBind.nullPattern(binds))", sql: sql)
             let (connection, logger, prepared) = (connection, session.logger, PreparedSQL(bindings: bindings))
             return try await watched.unlessClosed {
                 try await PreparedSQL.$current.withValue(statement) {

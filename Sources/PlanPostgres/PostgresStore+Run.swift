@@ -52,7 +52,7 @@ extension PostgresStore {
     /// write's statement in one transaction of its own.
     public func commit(_ writes: [RunWrite], of lease: Lease.ID) async throws(StoreError) {
         guard !writes.isEmpty else { return }
-        guard Self.statement(for: writes, of: lease) != nil else {
+        guard let statement = Self.statement(for: writes, of: lease) else {
             do {
                 return try await commit { transaction in
                     for write in writes {
@@ -64,7 +64,7 @@ extension PostgresStore {
                 throw Self.runError(error, lease)
             }
         }
-        let pending = PendingRunWrite(writes: writes, lease: lease)
+        let pending = PendingRunWrite(writes: writes, lease: lease, statement: statement)
         waitingWrites.withLock { $0.append(pending) }
         do {
             try await pool.run(transaction: false) { transaction in
@@ -97,10 +97,8 @@ extension PostgresStore {
     private func writeWaiting(_ batch: [PendingRunWrite], _ transaction: PostgresSession.Transaction) async {
         var groups: [String: [PendingRunWrite]] = [:], order: [String] = []
         for pending in batch {
-            guard let statement = Self.statement(for: pending.writes, of: pending.lease) else { continue }
-            let shape = statement.sql + statement.binds.map { if case .null = $0 { "n" } else if case .json(nil) = $0 { "n" } else { "v" } }.joined()
-            if groups[shape] == nil { order.append(shape) }
-            groups[shape, default: []].append(pending)
+            if groups[pending.shape] == nil { order.append(pending.shape) }
+            groups[pending.shape, default: []].append(pending)
         }
         for shape in order {
             let group = groups[shape]!.sorted { $0.lease.jobID < $1.lease.jobID }
@@ -116,8 +114,7 @@ extension PostgresStore {
             for pending in group {
                 let started = ContinuousClock.now
                 do {
-                    guard let statement = Self.statement(for: pending.writes, of: pending.lease) else { throw StoreError.corruptValue("a run write with no statement") }
-                    try await transaction.query(statement.sql, statement.binds)
+                    try await transaction.query(pending.statement.sql, pending.statement.binds)
                     pending.complete(.success(()))
                     commitObserver?(1, .now - started)
                 } catch {
@@ -315,11 +312,18 @@ struct RunParts {
 final class PendingRunWrite: Sendable {
     let writes: [RunWrite]
     let lease: Lease.ID
+    /// The writes as a statement of their own.
+    let statement: (sql: String, binds: [SQLBind])
+    /// Writes of the same shape (the same statement but for its values, and NULLs in the same
+    /// places) share a statement.
+    let shape: String
     private let state = Locked<(outcome: Result<Void, StoreError>?, waiter: CheckedContinuation<Result<Void, StoreError>, Never>?)>((nil, nil))
 
-    init(writes: [RunWrite], lease: Lease.ID) {
+    init(writes: [RunWrite], lease: Lease.ID, statement: (sql: String, binds: [SQLBind])) {
         self.writes = writes
         self.lease = lease
+        self.statement = statement
+        shape = statement.sql + SQLBind.nullPattern(statement.binds)
     }
 
     /// Sets the outcome and wakes the run waiting for it.
