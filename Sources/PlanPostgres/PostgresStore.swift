@@ -6,8 +6,8 @@ import PlanCore
 import PlanStore
 
 /// The job store in a PostgreSQL database: the same tables, history and guarantees as
-/// `SQLiteStore`, for workers on many hosts. One connection per store; its calls take turns on it,
-/// each write in a transaction of its own.
+/// `SQLiteStore`, for workers on many hosts. Its calls share a few connections (`SessionPool`);
+/// runs' writes that wait for one are committed together (group commit).
 public final class PostgresStore: JobStore {
     let pool: SessionPool
     public let url: PostgresURL
@@ -180,7 +180,7 @@ extension PostgresStore {
     /// when `condition` holds, in order, as the array `places`; no row when it does not hold.
     /// Places come from a sequence: they may commit out of order, which is why each history row
     /// records its writing transaction (`currentTransaction`) for readers that follow the history.
-    static func nextPlaces(_ count: String, when condition: String = "TRUE") -> String {
+    static func nextPlaces(_ count: String, when condition: String) -> String {
         "SELECT array_agg(nextval('history_place') ORDER BY n) AS places FROM generate_series(1, \(count)) n WHERE \(condition) HAVING count(*) > 0"
     }
 
