@@ -37,29 +37,47 @@ import Testing
         let store = try SQLiteStore(StoreOptions(path: database.path, create: true, groupCommit: true))
         let committer = try #require(store.committer)
         let before = committer.transactions
-        let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
         // The first operation holds its transaction open until the other two are queued behind it
         // (the first time: the failing one makes the writer run the batch again, with savepoints).
-        let firstRun = Locked(true)
-        let first = Task {
-            try await store.commit { connection in
-                if firstRun.withLock({ first in defer { first = false }; return first }) {
-                    startedSignal.yield()
-                    let deadline = ContinuousClock.now + .seconds(10)
-                    while committer.waiting < 2 && ContinuousClock.now < deadline { usleep(1000) }
-                }
-                try connection.query("INSERT INTO queues (name) VALUES ('first')")
+        // Submitting is synchronous, so no task has to be scheduled for the three to meet, however
+        // busy the machine.
+        let running = Locked(false), firstRun = Locked(true)
+        let first = submit(committer) { connection in
+            if firstRun.withLock({ first in defer { first = false }; return first }) {
+                running.withLock { $0 = true }
+                let deadline = ContinuousClock.now + .seconds(60)
+                while committer.waiting < 2 && ContinuousClock.now < deadline { usleep(1000) }
             }
+            try connection.query("INSERT INTO queues (name) VALUES ('first')")
         }
-        for await _ in started { break }
-        let second = Task { try await store.commit { try $0.query("INSERT INTO queues (name) VALUES ('second')") } }
-        let failing = Task { try await store.commit { try $0.query("INSERT INTO queues (name) VALUES ('first')") } }
-        try await first.value
-        _ = try await second.value
-        await #expect(throws: StoreError.self) { try await failing.value }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !running.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(1000) }
+        try #require(running.withLock { $0 }, "the writer took the first operation")
+        let second = submit(committer) { try $0.query("INSERT INTO queues (name) VALUES ('second')") }
+        let failing = submit(committer) { try $0.query("INSERT INTO queues (name) VALUES ('first')") }
+        try await first.result()
+        try await second.result()
+        await #expect(throws: SQLiteError.self) { try await failing.result() }
         #expect(committer.transactions == before + 1, "all three ran in the first one's transaction")
         #expect(committer.largestBatch == 3)
         #expect(database.scalar("SELECT group_concat(name) FROM (SELECT name FROM queues ORDER BY name)") == "first,second")
+    }
+
+    /// Queues `body` with the committer on the calling thread, before returning.
+    private func submit(_ committer: GroupCommitter, _ body: @escaping @Sendable (Connection) throws -> Void) -> Submitted {
+        let (results, continuation) = AsyncStream.makeStream(of: Result<Void, any Error>.self)
+        committer.submit(body) { continuation.yield($0); continuation.finish() }
+        return Submitted(results: results)
+    }
+
+    /// The result to come of an operation submitted to the committer.
+    private struct Submitted {
+        let results: AsyncStream<Result<Void, any Error>>
+
+        func result() async throws {
+            for await result in results { return try result.get() }
+            throw CancellationError()
+        }
     }
 
     @Test func blockingWritesFromManyThreadsAllCommit() async throws {

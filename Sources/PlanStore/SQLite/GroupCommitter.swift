@@ -60,11 +60,14 @@ final class GroupCommitter: @unchecked Sendable {
     /// suspends the calling task (no thread waits) until then.
     func perform<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            enqueue(Request(body: { try body($0) }, completion: { result in continuation.resume(with: result.map { $0 as! T }) }))
+            submit(body) { continuation.resume(with: $0) }
         }
     }
 
-    private func enqueue(_ request: Request) {
+    /// Queues `body` for the next group transaction before returning; `completion` hears its
+    /// result once that committed, on the writer thread.
+    func submit<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T, completion: @escaping (Result<T, any Error>) -> Void) {
+        let request = Request(body: { try body($0) }, completion: { result in completion(result.map { $0 as! T }) })
         state.withLock { $0.queue.append(request) }
     }
 
