@@ -1,4 +1,5 @@
 import PlanCore
+import PlanPostgres
 import PlanStore
 import Testing
 
@@ -134,5 +135,19 @@ import Testing
         #expect(try await store.claim([("default", 1)], owner: me, lease: .seconds(30)).isEmpty)
         #expect(try await store.state(of: .id(id)) == .failed)
         #expect(try await store.list(state: .failed, queue: nil, limit: 10).map(\.errorCode) == ["plan_unreadable"])
+    }
+
+    /// A burst analyzed while pending, then mostly run: a claim still finds its due queues by
+    /// index, instead of reading every finished row ahead of the first pending one.
+    @Test func theDueQueuesAreFoundByIndexWhateverTheStatisticsSay() async throws {
+        let database = try await StoreKind.postgres.database() as! PostgresDatabase
+        let store = try await database.open()
+        _ = try await store.enqueue((0..<3000).map { samplePlan(key: "k\($0)") })
+        // The statistics stay as analyzed: no autovacuum brings them up to date meanwhile.
+        database.execute("ALTER TABLE jobs SET (autovacuum_enabled = off); ANALYZE jobs, queues")
+        database.execute("UPDATE jobs SET state = 'succeeded', finished_at = now() WHERE id <= (SELECT max(id) - 5 FROM jobs)")
+        let plan = try PostgresDatabase.psql(database.url, "PREPARE due(timestamptz) AS \(PostgresStore.dueQueuesSQL); EXPLAIN EXECUTE due(now())")
+        #expect(plan.contains("jobs_due") && !plan.contains("Seq Scan on jobs"), "\(plan)")
+        #expect(try await store.claim([("default", 16)], owner: me, lease: .seconds(30)).count == 5)
     }
 }
