@@ -271,6 +271,31 @@ private func atOnce(_ leases: [Lease], _ body: @escaping @Sendable (Lease) async
         #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 's1'") == "0")
     }
 
+    /// A run's end that waits on its job's row while another worker's claim of the job commits is
+    /// refused whole: the step's result that it carries is not written either.
+    @Test func anEndThatRacesAClaimOfItsJobIsRefusedAndWritesNothing() async throws {
+        let database = try await StoreKind.postgres.database() as! PostgresDatabase
+        let store = try await database.open()
+        _ = try await store.enqueue([samplePlan(key: "raced")])
+        let lease = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
+        try await lease.beginStep("s0", attempt: 1)
+
+        let claim = try await database.connection()
+        try await claim.query("BEGIN", logger: PostgresDatabase.logger)
+        try await claim.query("UPDATE jobs SET lease_token = lease_token + 1", logger: PostgresDatabase.logger)
+        let end = Task {
+            try await lease.finish(.succeeded(1), after: [.stepFinished("s0", attempt: 1, outcome: .success(1), at: .now())])
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await claim.query("COMMIT", logger: PostgresDatabase.logger)
+        try await claim.close()
+        let refusal = await #expect(throws: StoreError.self) { try await end.value }
+        #expect(refusal.map(isLeaseLost) == true)
+        #expect(database.scalar("SELECT state FROM jobs") == "running")
+        #expect(database.scalar("SELECT count(*) FROM step_results WHERE outcome IS NOT NULL") == "0")
+        #expect(database.scalar("SELECT count(*) FROM job_events WHERE kind = 'succeeded'") == "0")
+    }
+
     /// PostgreSQL's group commit: runs that write at once share statements; a run whose lease
     /// moved on is refused alone, and a write the server refuses reaches only its own run.
     @Test func runsWritingAtOnceShareAStatementAndARefusalReachesOnlyItsRun() async throws {
