@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PlanCore
 import PlanStore
+import NIOSSL
 import PostgresNIO
 
 /// A value bound to a statement's `$n`.
@@ -209,8 +210,9 @@ final class PostgresSession: Sendable {
         do {
             connection = try await PostgresConnection.connect(configuration: try Self.configuration(url, timeout: timeout), id: 1, logger: logger)
         } catch {
-            lastFailure.withLock { $0 = (.now, error) }
-            throw error
+            let failure = Self.connectionFailure(error, to: url)
+            lastFailure.withLock { $0 = (.now, failure) }
+            throw failure
         }
         lastFailure.withLock { $0 = nil }
         let watched = WatchedConnection(connection)
@@ -247,9 +249,35 @@ final class PostgresSession: Sendable {
             if let info = error.serverInfo {
                 return .server(ServerError(sqlState: info[.sqlState], message: info[.message] ?? "\(error.code)"))
             }
-            return .server(ServerError(sqlState: nil, message: "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")))
+            let (sqlState, reason) = clientSideReason(error)
+            return .server(ServerError(sqlState: sqlState, message: reason))
         default:
             return .server(ServerError(sqlState: nil, message: "\(error)"))
+        }
+    }
+
+    /// A failed connection attempt as its caller reports it: to where (never with the password), and why.
+    static func connectionFailure(_ error: any Error, to url: PostgresURL) -> StoreError {
+        guard case .server(let server) = storeError(error) else { return storeError(error) }
+        return .server(ServerError(sqlState: server.sqlState, message: "cannot connect to \(url): \(server.message)"))
+    }
+
+    /// An error postgres-nio raised itself (the server sent none), in an operator's words, with the
+    /// SQLSTATE of a login the client cannot go on with: 28000 (the server asks for a password
+    /// and none was given), 08001 (TLS failed). Those are not waited out as a server out of reach.
+    static func clientSideReason(_ error: PSQLError) -> (sqlState: String?, reason: String) {
+        switch error.code {
+        case .authMechanismRequiresPassword:
+            return ("28000", "the server asks for a password and none was given (in the URL, the systemd credential planq-db-password, or a PGPASSFILE line)")
+        case .sslUnsupported:
+            return ("08001", "the server does not accept TLS, which the URL's sslmode asks for")
+        case .connectionError where error.underlying is NIOSSLError:
+            // BoringSSL's reason, e.g. CERTIFICATE_VERIFY_FAILED, without the library's source path.
+            let text = "\(error.underlying!)"
+            let reason = text.range(of: "OPENSSL_internal:").map { String(text[$0.upperBound...].prefix { $0.isUppercase || $0 == "_" }) }
+            return ("08001", "the TLS handshake failed: " + (reason ?? text))
+        default:
+            return (nil, "\(error.code)" + (error.underlying.map { ": \($0)" } ?? ""))
         }
     }
 

@@ -11,6 +11,7 @@ import PlanStore
 public final class PostgresStore: JobStore {
     let pool: SessionPool
     public let url: PostgresURL
+    public var location: String { url.description }
     /// Told of each write transaction that committed: its one write, and how long it took.
     let commitObserver: (@Sendable (_ operations: Int, _ duration: Duration) -> Void)?
     /// Runs' writes waiting for a connection (see `commit(_:of:)`).

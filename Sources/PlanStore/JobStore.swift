@@ -8,6 +8,9 @@ import PlanCore
 /// its lease (job id and fencing token) and are refused with `StoreError.leaseLost` once the job's
 /// token moved on. Times are passed in (`now`), so that tests control them.
 public protocol JobStore: Sendable {
+    /// Where the store is, as logs show it: a file's path, or a server's URL without its password.
+    var location: String { get }
+
     // MARK: Enqueue
 
     /// Stores `plans` in one transaction: all or none. A plan whose idempotency key is taken returns

@@ -2,6 +2,8 @@
 /// when it sent one, and its message. Bound values never appear here.
 public struct ServerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The five-character SQLSTATE, or `nil` when the connection failed before the server answered.
+    /// A login the client itself cannot go on with has one too: 28000 (no password for the
+    /// server's request), 08001 (TLS failed).
     public let sqlState: String?
     public let message: String
 

@@ -111,6 +111,80 @@ final class ServerDatabase {
         #expect(try workspace.planqOn(reader, "show", "1").stdout.contains("state succeeded"))
     }
 
+    /// The password comes from the URL, the systemd credential or a PGPASSFILE line, the
+    /// credential before the file; without one, or with a wrong one, the command says so and exits
+    /// 69. No output shows it, a worker's debug log included.
+    @Test func aPasswordComesFromTheURLTheCredentialOrAPassfileAndIsNeverShown() throws {
+        let database = try ServerDatabase()
+        let workspace = Workspace()
+        #expect(try workspace.planqOn(database.url(), "migrate").status == 0)
+        let password = try #require(ProcessInfo.processInfo.environment["PLANQ_TEST_POSTGRES_PASSWORD"],
+                                    "run the tests with make test (scripts/with-postgres makes the role planq_password)")
+        let url = database.url(user: "planq_password")
+        let address = try PostgresURL(url)
+        // HOME is the workspace: the machine's own ~/.pgpass plays no part.
+        let home = ["HOME": workspace.folder.path]
+        func stats(_ url: String, _ environment: [String: String] = [:]) throws -> Planq.Outcome {
+            try Planq.run(["stats", "--db", url], environment: home.merging(environment) { _, new in new })
+        }
+        func withPassword(_ secret: String) -> String { url.replacingOccurrences(of: "://planq_password@", with: "://planq_password:\(secret)@") }
+
+        let none = try stats(url)
+        #expect(none.status == 69 && none.stderr.contains("the server asks for a password and none was given"), "\(none.stderr)")
+        // A worker is refused too: a missing password is not a server out of reach to wait for.
+        let noPasswordWorker = try Planq.run(["20", Planq.binary.path, "worker", "--db", url], program: URL(fileURLWithPath: "/usr/bin/timeout"),
+                                             environment: home)
+        #expect(noPasswordWorker.status == 69, "\(noPasswordWorker.stderr)")
+        let wrongSecret = "wrong-\(UUID().uuidString)"
+        let wrong = try stats(withPassword(wrongSecret))
+        #expect(wrong.status == 69 && wrong.stderr.contains("password authentication failed"), "\(wrong.stderr)")
+        #expect(!(wrong.stdout + wrong.stderr).contains(wrongSecret))
+        #expect(try stats(withPassword(password)).status == 0)
+
+        let passfile = workspace.write("pgpass", """
+            \(address.host):\(address.port):another_database:planq_password:not-this-one
+            *:\(address.port):\(address.database):planq_password:\(password)
+
+            """)
+        let fromFile = try stats(url, ["PGPASSFILE": passfile])
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        let credentials = workspace.folder.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        try Data((password + "\n").utf8).write(to: credentials.appendingPathComponent("planq-db-password"))
+        let wrongFile = workspace.write("wrong-pgpass", "*:*:*:*:\(wrongSecret)\n")
+        let fromCredential = try stats(url, ["CREDENTIALS_DIRECTORY": credentials.path, "PGPASSFILE": wrongFile])
+        #expect(fromCredential.status == 0, "\(fromCredential.stderr)")
+
+        let worker = try Planq.run(["worker", "--drain", "--verbose", "--db", withPassword(password)], environment: home)
+        #expect(worker.status == 0, "\(worker.stderr)")
+        #expect(worker.stderr.contains("database=\(address)"), "the log names the database: \(worker.stderr)")
+        for outcome in [none, noPasswordWorker, wrong, fromFile, fromCredential, worker] {
+            #expect(!(outcome.stdout + outcome.stderr).contains(password))
+        }
+    }
+
+    /// `sslmode` in the URL: `require` encrypts every connection (the role here may log in only
+    /// over TLS), `verify-full` also checks the certificate, which no authority signed here.
+    @Test func tlsIsUsedWhenTheURLAsksForItAndVerifyFullChecksTheCertificate() throws {
+        let database = try ServerDatabase()
+        let workspace = Workspace()
+        #expect(try workspace.planqOn(database.url(), "migrate").status == 0)
+        let url = database.url(user: "planq_tls")
+        let plain = try workspace.planqOn(url, "stats")
+        #expect(plain.status == 69 && plain.stderr.contains("no encryption"), "\(plain.stderr)")
+        let encrypted = url + "?sslmode=require"
+        #expect(try workspace.planqOn(encrypted, "enqueue", "Examples/welcome.json").status == 0)
+        let worker = try workspace.planqOn(encrypted, "worker", "--drain")
+        #expect(worker.status == 0, "\(worker.stderr)")
+        #expect(try workspace.planqOn(encrypted, "show", "1").stdout.contains("state succeeded"))
+        let verified = try workspace.planqOn(url + "?sslmode=verify-full", "stats")
+        #expect(verified.status == 69 && verified.stderr.contains("the TLS handshake failed: CERTIFICATE_VERIFY_FAILED"), "\(verified.stderr)")
+        // A worker stops on it too, rather than waiting for a server that is there.
+        let unverifiedWorker = try Planq.run(["20", Planq.binary.path, "worker", "--db", url + "?sslmode=verify-full"],
+                                             program: URL(fileURLWithPath: "/usr/bin/timeout"))
+        #expect(unverifiedWorker.status == 69, "\(unverifiedWorker.stderr)")
+    }
+
     @Test func jobsEnqueuedByAnotherProcessStartAtOnceInAWorkerWaitingOnTheServer() async throws {
         let database = try ServerDatabase()
         let workspace = Workspace()

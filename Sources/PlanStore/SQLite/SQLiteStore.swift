@@ -11,6 +11,7 @@ public final class SQLiteStore: JobStore {
     let connection: Locked<Connection>
     let committer: GroupCommitter?
     public let path: String
+    public var location: String { path }
 
     /// Opens (and with `options.create`, creates and migrates) the database.
     public init(_ options: StoreOptions, now: Timestamp = .now()) throws(StoreError) {

@@ -58,7 +58,7 @@ public final class Worker: Service {
         let changes = store.changes()
         notifier.notify("READY=1\nSTATUS=claiming")
         logger.info("worker ready", metadata: [
-            "worker": "\(owner.label)", "concurrency": "\(configuration.concurrency)",
+            "worker": "\(owner.label)", "database": "\(store.location)", "concurrency": "\(configuration.concurrency)",
             "capabilities": "\(registry.names.joined(separator: ","))", "wakeups": "\(changes == nil ? "polling" : "store changes")",
         ])
         await withGracefulShutdownHandler {
