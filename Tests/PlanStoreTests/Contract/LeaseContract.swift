@@ -258,15 +258,9 @@ private func atOnce(_ leases: [Lease], _ body: @escaping @Sendable (Lease) async
         try await lease.beginStep("s0", attempt: 1)
         try await lease.recordStep("s0", attempt: 1, outcome: .success(1))
 
-        // Another worker's claim: the job's token moves on, not yet committed.
-        let claim = try await database.connection()
-        try await claim.query("BEGIN", logger: PostgresDatabase.logger)
-        try await claim.query("UPDATE jobs SET lease_token = lease_token + 1", logger: PostgresDatabase.logger)
-        let write = Task { try await lease.beginStep("s1", attempt: 1) }
-        try await Task.sleep(for: .milliseconds(300))
-        try await claim.query("COMMIT", logger: PostgresDatabase.logger)
-        try await claim.close()
-        let refusal = await #expect(throws: StoreError.self) { try await write.value }
+        let refusal = await #expect(throws: StoreError.self) {
+            try await Self.whileAClaimCommits(in: database) { try await lease.beginStep("s1", attempt: 1) }
+        }
         #expect(refusal.map(isLeaseLost) == true)
         #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 's1'") == "0")
     }
@@ -280,20 +274,28 @@ private func atOnce(_ leases: [Lease], _ body: @escaping @Sendable (Lease) async
         let lease = try await store.claim([("default", 1)], owner: me, lease: .seconds(30))[0]
         try await lease.beginStep("s0", attempt: 1)
 
-        let claim = try await database.connection()
-        try await claim.query("BEGIN", logger: PostgresDatabase.logger)
-        try await claim.query("UPDATE jobs SET lease_token = lease_token + 1", logger: PostgresDatabase.logger)
-        let end = Task {
-            try await lease.finish(.succeeded(1), after: [.stepFinished("s0", attempt: 1, outcome: .success(1), at: .now())])
+        let refusal = await #expect(throws: StoreError.self) {
+            try await Self.whileAClaimCommits(in: database) {
+                try await lease.finish(.succeeded(1), after: [.stepFinished("s0", attempt: 1, outcome: .success(1), at: .now())])
+            }
         }
-        try await Task.sleep(for: .milliseconds(300))
-        try await claim.query("COMMIT", logger: PostgresDatabase.logger)
-        try await claim.close()
-        let refusal = await #expect(throws: StoreError.self) { try await end.value }
         #expect(refusal.map(isLeaseLost) == true)
         #expect(database.scalar("SELECT state FROM jobs") == "running")
         #expect(database.scalar("SELECT count(*) FROM step_results WHERE outcome IS NOT NULL") == "0")
         #expect(database.scalar("SELECT count(*) FROM job_events WHERE kind = 'succeeded'") == "0")
+    }
+
+    /// Starts `write` while another worker's claim of the job (its token moved on) is not yet
+    /// committed, commits the claim 300 ms later, and returns once `write` did.
+    private static func whileAClaimCommits(in database: PostgresDatabase, _ write: @escaping @Sendable () async throws -> Void) async throws {
+        let claim = try await database.connection()
+        try await claim.query("BEGIN", logger: PostgresDatabase.logger)
+        try await claim.query("UPDATE jobs SET lease_token = lease_token + 1", logger: PostgresDatabase.logger)
+        let written = Task { try await write() }
+        try await Task.sleep(for: .milliseconds(300))
+        try await claim.query("COMMIT", logger: PostgresDatabase.logger)
+        try await claim.close()
+        try await written.value
     }
 
     /// PostgreSQL's group commit: runs that write at once share statements; a run whose lease
