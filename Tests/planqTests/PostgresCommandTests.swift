@@ -185,6 +185,32 @@ final class ServerDatabase {
         #expect(unverifiedWorker.status == 69, "\(unverifiedWorker.stderr)")
     }
 
+    /// The README's backup: `pg_dump -Fc` of a database mid-life, restored by `pg_restore` into a
+    /// new one, reads the same history and goes on: the job pending at the backup runs, and new
+    /// history takes places after the restored ones.
+    @Test func aBackupByPgDumpRestoresTheHistoryAndGoesOn() throws {
+        let original = try ServerDatabase(), restored = try ServerDatabase()
+        let workspace = Workspace()
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        #expect(try workspace.planqOn(original.url(), "enqueue", "Examples/welcome.json").status == 0)
+        #expect(try workspace.planqOn(original.url(), "worker", "--drain").status == 0)
+        #expect(try workspace.planqOn(original.url(), "enqueue", "--key", "pending-at-the-backup", "Examples/welcome.json").stdout == "2\n")
+        let dump = workspace.path("planq.dump")
+        let dumped = try Planq.run(["pg_dump", "-Fc", "-f", dump, original.url()], program: env)
+        #expect(dumped.status == 0, "\(dumped.stderr)")
+        let restore = try Planq.run(["pg_restore", "--no-owner", "-d", restored.url(), dump], program: env)
+        #expect(restore.status == 0, "\(restore.stderr)")
+
+        let history = "SELECT job_id, event_id, kind FROM job_history ORDER BY event_id"
+        #expect(try ServerDatabase.psql(restored.url(), history) == ServerDatabase.psql(original.url(), history))
+        let lastPlace = try ServerDatabase.psql(restored.url(), "SELECT max(event_id) FROM job_history")
+        let ran = try workspace.planqOn(restored.url(), "worker", "--drain")
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(try workspace.planqOn(restored.url(), "show", "2").stdout.contains("state succeeded"))
+        let newer = "SELECT count(*) FILTER (WHERE event_id <= \(lastPlace.trimmingCharacters(in: .newlines))), count(*) FROM job_history WHERE job_id = 2 AND kind <> 'enqueued'"
+        #expect(try ServerDatabase.psql(restored.url(), newer) == "0|10\n", "the new events follow the restored ones")
+    }
+
     @Test func jobsEnqueuedByAnotherProcessStartAtOnceInAWorkerWaitingOnTheServer() async throws {
         let database = try ServerDatabase()
         let workspace = Workspace()
