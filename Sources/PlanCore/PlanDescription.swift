@@ -6,6 +6,8 @@ public struct PlanDescription: Sendable, Hashable {
     public static let maxSteps = 1000
     /// The largest plan document accepted, in bytes.
     public static let maxDocumentBytes = 1 << 20
+    /// The priorities a plan may have: 0 runs first, 9 last.
+    public static let priorities = 0...9
 
     public var idempotencyKey: String
     public var queue: String

@@ -12,7 +12,7 @@ extension PlanReader {
         }
         let key = string(members["idempotency_key"], at: "idempotency_key", pattern: .key) ?? newKey()
         let queue = string(members["queue"], at: "queue", pattern: .identifier) ?? "default"
-        let priority = integer(members["priority"], at: "priority", in: 0...9) ?? 0
+        let priority = integer(members["priority"], at: "priority", in: PlanDescription.priorities) ?? 0
         var start: PlanStart?
         if members["delay"] != nil && members["run_at"] != nil {
             report("run_at", "give either delay or run_at, not both")

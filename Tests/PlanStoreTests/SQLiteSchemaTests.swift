@@ -63,6 +63,14 @@ import Testing
         ("stats counts", SQLiteStore.countsByQueueAndState),
     ]
 
+    /// An empty claim's look-up of the next job not yet due seeks each priority's first in
+    /// `jobs_due`, instead of reading every pending job of the queue.
+    @Test func theNextJobNotYetDueIsASeekPerPriority() throws {
+        let store = try TemporaryDatabase().openSQLite()
+        let plan = try store.queryPlan(Connection.nextRunAtSQL)
+        #expect(plan.contains { $0.contains("SEARCH jobs USING INDEX jobs_due (queue=? AND priority=? AND run_at>?)") }, "\(plan)")
+    }
+
     @Test(arguments: hotQueries)
     func usesAnIndex(name: String, sql: String) throws {
         let database = TemporaryDatabase()

@@ -39,16 +39,23 @@ extension SQLiteStore {
 }
 
 extension Connection {
-    /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is not due yet.
+    /// The earliest `run_at` of a pending job in an unpaused queue (of `queues`, when given) that is
+    /// not due yet: the first of each queue and priority, a seek in `jobs_due` each, so that an empty
+    /// claim does not read every job waiting for a later time.
     func nextRunAt(queues: [String]?, after now: Timestamp) throws -> Timestamp? {
         var earliest: Timestamp?
         for name in try unpausedQueues(queues) {
-            let row = try query(
-                "SELECT min(run_at) AS next FROM jobs WHERE state = 'pending' AND queue = ? AND run_at > ?", [.text(name), .time(now)])
+            let row = try query(Self.nextRunAtSQL, [.text(name), .time(now)])
             if let time = try row.first?.time("next"), earliest.map({ time < $0 }) ?? true { earliest = time }
         }
         return earliest
     }
+
+    static let nextRunAtSQL = """
+        WITH p(priority) AS (VALUES \(PlanDescription.priorities.map { "(\($0))" }.joined(separator: ", ")))
+        SELECT min((SELECT run_at FROM jobs INDEXED BY jobs_due WHERE state = 'pending' AND queue = ?1
+                    AND priority = p.priority AND run_at > ?2 ORDER BY run_at LIMIT 1)) AS next FROM p
+        """
 
     /// The unpaused queues (of `queues`, when given).
     func unpausedQueues(_ queues: [String]?) throws -> [String] {

@@ -127,6 +127,47 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func anEmptyClaimSaysWhenTheFirstLaterJobIsDueWhateverItsPriority(kind: StoreKind) async throws {
+        let database = try await kind.database()
+        let store = try await database.open()
+        let now = Timestamp(rfc3339: "2026-11-25T10:00:00Z")!
+        _ = try await store.enqueue([
+            samplePlan(key: "first-priority-later", queue: "d", priority: 0, extra: #","delay":"300s""#),
+            samplePlan(key: "last-priority-sooner", queue: "d", priority: 9, extra: #","delay":"60s""#),
+            samplePlan(key: "middle-priority", queue: "d", priority: 5, extra: #","delay":"120s""#),
+            samplePlan(key: "paused-queue", queue: "e", extra: #","delay":"10s""#),
+            samplePlan(key: "queue-not-asked", queue: "f", extra: #","delay":"5s""#),
+        ], now: now)
+        try await store.setPaused(true, queue: "e")
+        let asked = try await store.claim(ClaimRequest(owner: me, duration: .seconds(30), queues: ["d", "e"]) { $0.map { ($0, 1) } }, now: now)
+        #expect(asked.leases.isEmpty && asked.nextRunAt == now.plus(seconds: 60))
+        let all = try await store.claim(ClaimRequest(owner: me, duration: .seconds(30), queues: nil) { $0.map { ($0, 1) } }, now: now)
+        #expect(all.leases.isEmpty && all.nextRunAt == now.plus(seconds: 5))
+    }
+
+    /// Many jobs waiting for a later time: an empty claim on PostgreSQL reads a row per queue and
+    /// priority to say when the next is due, not every one of them.
+    @Test func anEmptyClaimReadsOneLaterJobPerPriorityNotAll() async throws {
+        let database = try await StoreKind.postgres.database() as! PostgresDatabase
+        let store = try await database.open()
+        _ = try await store.enqueue([samplePlan(key: "k")])
+        database.execute("""
+            INSERT INTO jobs (idempotency_key, queue, priority, state, run_at, created_at, updated_at, plan)
+            SELECT 'later' || g, 'default', g % 10, 'pending', now() + interval '1 hour' + g * interval '1 s', now(), now(), '{}'
+            FROM generate_series(1, 20000) g;
+            ANALYZE jobs
+            """)
+        let plan = try PostgresDatabase.psql(database.url, "PREPARE next(timestamptz, text[]) AS \(PostgresStore.nextRunAtSQL); EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE next(now(), NULL)")
+        // Every scan of jobs, its rows times its loops: one per priority of the one queue.
+        let read = plan.split(separator: "\n").filter { $0.contains(" on jobs ") }.map { line -> Int in
+            let rows = line.firstRange(of: "rows=").map { Int(line[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
+            let loops = line.firstRange(of: "loops=").map { Int(line[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
+            return rows * loops
+        }
+        #expect(!read.isEmpty && read.reduce(0, +) <= 10, "\(plan)")
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func aJobWhosePlanCannotBeReadFailsInsteadOfBeingClaimedForever(kind: StoreKind) async throws {
         let database = try await kind.database()
         let store = try await database.open()
