@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import PlanCore
 import PlanStore
-import NIOSSL
 import PostgresNIO
 
 /// A value bound to a statement's `$n`.

@@ -197,7 +197,6 @@ extension PostgresSession.Transaction {
         try await query(PostgresStore.dueQueuesSQL, [.time(now)]).map { row in (try row.text("name"), try row.int("rated") == 1) }
     }
 
-
     /// As on SQLite: of `queues`, those with a rate, how many may start now and when the next
     /// start frees up. Their rows stay locked until the claim commits.
     func rateAllowances(of queues: [String], now: Timestamp) async throws -> [String: (allowed: Int, freesAt: Timestamp?)] {

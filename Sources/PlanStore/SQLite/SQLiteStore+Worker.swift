@@ -51,6 +51,7 @@ extension Connection {
         return earliest
     }
 
+    /// Of queue `?1`, the earliest `run_at` after `?2` among each priority's first pending job.
     static let nextRunAtSQL = """
         WITH p(priority) AS (VALUES \(PlanDescription.priorities.map { "(\($0))" }.joined(separator: ", ")))
         SELECT min((SELECT run_at FROM jobs INDEXED BY jobs_due WHERE state = 'pending' AND queue = ?1
