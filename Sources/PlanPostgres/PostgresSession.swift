@@ -264,19 +264,21 @@ final class PostgresSession: Sendable {
 
     /// An error postgres-nio raised itself (the server sent none), in an operator's words, with the
     /// SQLSTATE of a login the client cannot go on with: 28000 (the server asks for a password
-    /// and none was given), 08001 (TLS failed). Those are not waited out as a server out of reach.
+    /// and none was given), 08001 (the server refused TLS, or TLS refused the server). Those are
+    /// not waited out as a server out of reach; a connection that broke mid-handshake still is.
     static func clientSideReason(_ error: PSQLError) -> (sqlState: String?, reason: String) {
         switch error.code {
         case .authMechanismRequiresPassword:
             return ("28000", "the server asks for a password and none was given (in the URL, the systemd credential planq-db-password, or a PGPASSFILE line)")
         case .sslUnsupported:
             return ("08001", "the server does not accept TLS, which the URL's sslmode asks for")
-        case .connectionError where error.underlying is NIOSSLError:
-            // BoringSSL's reason, e.g. CERTIFICATE_VERIFY_FAILED, without the library's source path.
-            let text = "\(error.underlying!)"
-            let reason = text.range(of: "OPENSSL_internal:").map { String(text[$0.upperBound...].prefix { $0.isUppercase || $0 == "_" }) }
-            return ("08001", "the TLS handshake failed: " + (reason ?? text))
         default:
+            if case .handshakeFailed(let refusal)? = error.underlying as? NIOSSLError {
+                // BoringSSL's reason, e.g. CERTIFICATE_VERIFY_FAILED, without the library's source path.
+                let text = "\(refusal)"
+                let reason = text.range(of: "OPENSSL_internal:").map { String(text[$0.upperBound...].prefix { $0.isUppercase || $0 == "_" }) }
+                return ("08001", "the TLS handshake failed: " + (reason ?? text))
+            }
             return (nil, "\(error.code)" + (error.underlying.map { ": \($0)" } ?? ""))
         }
     }
