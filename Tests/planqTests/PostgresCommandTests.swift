@@ -185,6 +185,28 @@ final class ServerDatabase {
         #expect(unverifiedWorker.status == 69, "\(unverifiedWorker.stderr)")
     }
 
+    /// `PLANQ_DB` selects the server as `--db` does; the server's migrations are checksummed as the
+    /// file's are: a command that migrates refuses an applied one edited, or one this binary does
+    /// not know, by name (exit 1, as on SQLite).
+    @Test func planqDBSelectsTheServerAndEditedOrUnknownMigrationsAreRefused() throws {
+        let database = try ServerDatabase()
+        let workspace = Workspace()
+        let enqueued = try Planq.run(["enqueue", "Examples/welcome.json"], environment: ["PLANQ_DB": database.url()])
+        #expect(enqueued.status == 0 && enqueued.stdout == "1\n", "\(enqueued.stderr)")
+        #expect(try ServerDatabase.psql(database.url(), "SELECT idempotency_key FROM jobs") == "example/welcome-ada\n")
+
+        let original = try ServerDatabase.psql(database.url(), "SELECT checksum FROM schema_migrations WHERE version = 1")
+            .trimmingCharacters(in: .newlines)
+        try ServerDatabase.psql(database.url(), "UPDATE schema_migrations SET checksum = '0000000000000000' WHERE version = 1")
+        let edited = try workspace.planqOn(database.url(), "migrate")
+        #expect(edited.status == 1 && edited.stderr.contains("migration postgres/0001_init.sql was changed after it was applied"), "\(edited.stderr)")
+        try ServerDatabase.psql(database.url(), "UPDATE schema_migrations SET checksum = '\(original)' WHERE version = 1")
+        #expect(try workspace.planqOn(database.url(), "migrate").status == 0)
+        try ServerDatabase.psql(database.url(), "INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 'x', now())")
+        let future = try workspace.planqOn(database.url(), "worker", "--drain")
+        #expect(future.status == 1 && future.stderr.contains("newer than this binary"), "\(future.stderr)")
+    }
+
     /// The README's backup: `pg_dump -Fc` of a database mid-life, restored by `pg_restore` into a
     /// new one, reads the same history and goes on: the job pending at the backup runs, and new
     /// history takes places after the restored ones.
