@@ -111,6 +111,17 @@ import Testing
         #expect(!loop.handle(.tick, at: at(.seconds(26))).contains(.leaseLapsed([7])), "stopped once")
         #expect(loop.runningJobs == [7, 8], "a stopped run is running until it ends")
 
+        // Asked between the actions of a turn (one slowed by a store out of reach), the same rule.
+        var slowed = Loop(configuration: configuration)
+        _ = slowed.handle(.tick, at: at(.zero))
+        _ = slowed.handle(.claimed([.init(id: 7, queue: "a")], nextRunIn: nil), at: at(.zero))
+        _ = slowed.handle(.tick, at: at(.seconds(10)))
+        _ = slowed.handle(.heartbeatFailed(7, retryIn: .seconds(5)), at: at(.seconds(11)))
+        #expect(slowed.lapses(at: at(.milliseconds(24999))).isEmpty)
+        #expect(slowed.lapses(at: at(.seconds(25))) == [.leaseLapsed([7])])
+        #expect(slowed.lapses(at: at(.seconds(26))).isEmpty, "stopped once")
+        #expect(!slowed.handle(.tick, at: at(.seconds(26))).contains(.leaseLapsed([7])), "and not again by a turn")
+
         // A worker that was stopped (SIGSTOP) past its lease with no failed heartbeat asks the
         // store first: the heartbeat says whether another worker took the job.
         var paused = Loop(configuration: configuration)

@@ -160,6 +160,7 @@ public final class Worker: Service {
             if statusStale.withLock({ stale in defer { stale = false }; return stale }) { await sendStatus() }
             for action in actions {
                 pending += await perform(action, group: &group, changes: changes, clock: clock)
+                for lapse in machine.lapses(at: clock.now) { pending += await perform(lapse, group: &group, changes: changes, clock: clock) }
             }
         }
     }

@@ -212,14 +212,7 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
     /// last renewal was sent).
     private mutating func maintenance(at now: Instant, cancelsEvery interval: Duration) -> [Action] {
         guard !running.isEmpty else { return [] }
-        var actions: [Action] = []
-        let lapsing = running.filter { job in
-            job.value.renewalFailed && !job.value.lapsed && job.value.renewedAt.duration(to: now) >= configuration.lease - configuration.lease / 6
-        }
-        if !lapsing.isEmpty {
-            for id in lapsing.keys { running[id]?.lapsed = true }
-            actions.append(.leaseLapsed(lapsing.keys.sorted()))
-        }
+        var actions = lapses(at: now)
         if changedWhileFull || lastCancelCheck.map({ $0.duration(to: now) >= interval }) ?? false {
             actions.append(.checkCancels(running.keys.sorted()))
             lastCancelCheck = now
@@ -231,6 +224,19 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
             actions.append(.heartbeat(due))
         }
         return actions
+    }
+
+    /// The runs whose heartbeats failed and whose lease is about to run out (five sixths through
+    /// it, counted from when its last renewal was sent), to stop, once each. Every turn asks first;
+    /// the worker asks again after each action it waited on, so that a turn slowed by calls to a
+    /// store out of reach does not stop them late.
+    mutating func lapses(at now: Instant) -> [Action] {
+        let lapsing = running.filter { job in
+            job.value.renewalFailed && !job.value.lapsed && job.value.renewedAt.duration(to: now) >= configuration.lease - configuration.lease / 6
+        }
+        guard !lapsing.isEmpty else { return [] }
+        for id in lapsing.keys { running[id]?.lapsed = true }
+        return [.leaseLapsed(lapsing.keys.sorted())]
     }
 
     /// Sleep until the next duty: the next scheduled job, heartbeat or watchdog, the end of a
