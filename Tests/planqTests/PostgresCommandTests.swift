@@ -317,8 +317,9 @@ final class ServerDatabase {
         let workspace = Workspace()
         let log = workspace.path("effects.log")
         // Each job: a step, a pause, then a side effect that appends the job's key once per run of that step.
+        // The pauses make the whole 12 s at concurrency 2, so that a busy machine still stops it mid-way.
         for index in 1...24 {
-            let plan = planJSON([#"{"id":"a","call":"echo","input":\#(index)}"#, #"{"id":"b","call":"sleep","input":{"for":"400ms"}}"#,
+            let plan = planJSON([#"{"id":"a","call":"echo","input":\#(index)}"#, #"{"id":"b","call":"sleep","input":{"for":"1s"}}"#,
                                  shellStep("c", "echo j\(index) >> \(log)")], #","idempotency_key":"j\#(index)""#)
             try workspace.enqueue(plan)
         }
