@@ -20,19 +20,48 @@ public struct LeaseOwner: Sendable, Hashable {
     /// `host/pid`, as `lease_owner` shows it.
     public var label: String { "\(host)/\(pid)" }
 
-    /// This process.
+    /// This process. Its start time is read again for a moment if the read fails (no descriptor
+    /// free); if it still cannot be read, `pidStart` is `unknownStart`, which no worker takes as a
+    /// sign of death.
     public static func current() -> LeaseOwner {
         let pid = getpid()
-        return LeaseOwner(host: hostName(), bootID: currentBootID(), pid: pid, pidStart: startTime(of: pid) ?? 0)
+        var look = look(at: pid)
+        for _ in 0..<50 {
+            guard case .unknown = look else { break }
+            usleep(20_000)
+            look = Self.look(at: pid)
+        }
+        let start = if case .started(let start) = look { start } else { unknownStart }
+        return LeaseOwner(host: hostName(), bootID: currentBootID(), pid: pid, pidStart: start)
+    }
+
+    /// The `pidStart` of an owner whose start time could not be read.
+    public static let unknownStart: Int64 = -1
+
+    /// What looking at a process on this host found.
+    package enum ProcessLook: Equatable, Sendable {
+        /// It runs, started at this many clock ticks after boot.
+        case started(Int64)
+        /// There is no such process: positive evidence.
+        case absent
+        /// Looking failed (no descriptors, no memory, no permission): no evidence either way.
+        case unknown(errno: Int32)
     }
 
     /// Why the holder of a lease recorded as (`bootID`, `pid`, `pidStart`) on this host is provably
-    /// dead, or `nil` when it may be alive.
-    package func deathReason(ofBootID bootID: String, pid: Int32, pidStart: Int64) -> String? {
+    /// dead, or `nil` when it may be alive. Only positive evidence counts: another boot id, no such
+    /// process, or another start time. A failed look (`look` tells, `/proc` by default) is no
+    /// evidence: lease expiry decides.
+    package func deathReason(ofBootID bootID: String, pid: Int32, pidStart: Int64,
+                             look: (Int32) -> ProcessLook = LeaseOwner.look(at:)) -> String? {
+        guard self.bootID != Self.unknownBootID, !bootID.isEmpty, bootID != Self.unknownBootID else { return nil }
         if bootID != self.bootID { return "the owner ran before the last boot" }
-        guard let start = Self.startTime(of: pid) else { return "owner pid \(pid) is gone" }
-        if start != pidStart { return "owner pid \(pid) is another process now" }
-        return nil
+        guard pid > 0, pidStart != Self.unknownStart else { return nil }
+        switch look(pid) {
+        case .absent: return "owner pid \(pid) is gone"
+        case .started(let start) where start != pidStart: return "owner pid \(pid) is another process now"
+        case .started, .unknown: return nil
+        }
     }
 
     static func hostName() -> String {
@@ -41,30 +70,57 @@ public struct LeaseOwner: Sendable, Hashable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The boot id a worker records when it cannot read its own: no worker decides anything from it.
+    static let unknownBootID = "unknown"
+
     static func currentBootID() -> String {
-        (readFile("/proc/sys/kernel/random/boot_id") ?? "unknown").trimmingTrailingNewlines()
+        for attempt in 0..<50 {
+            if case .success(let text) = readFile("/proc/sys/kernel/random/boot_id") { return text.trimmingTrailingNewlines() }
+            if attempt < 49 { usleep(20_000) }
+        }
+        return unknownBootID
     }
 
-    /// Field 22 of `/proc/PID/stat`, or `nil` when there is no such process.
-    static func startTime(of pid: Int32) -> Int64? {
-        guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After "pid (comm)", fields start at field 3 (state); starttime is field 22.
-        guard fields.count > 19 else { return nil }
-        return Int64(fields[19])
+    /// Looks at `pid` in `/proc/PID/stat` (field 22 is its start time). When the file cannot be
+    /// opened for another reason than its absence, `kill(pid, 0)` still tells an absent process
+    /// (`ESRCH`) without a descriptor.
+    package static func look(at pid: Int32) -> ProcessLook {
+        switch readFile("/proc/\(pid)/stat") {
+        case .success(let stat):
+            guard let close = stat.lastIndex(of: ")") else { return .unknown(errno: EIO) }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After "pid (comm)", fields start at field 3 (state); starttime is field 22.
+            guard fields.count > 19, let start = Int64(fields[19]) else { return .unknown(errno: EIO) }
+            return .started(start)
+        case .failure(let error) where error.code == ENOENT || error.code == ESRCH:
+            return .absent
+        case .failure(let error):
+            return kill(pid, 0) != 0 && errno == ESRCH ? .absent : .unknown(errno: error.code)
+        }
     }
 
-    static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
+    /// A failed system call's `errno`.
+    package struct SystemError: Error, Equatable {
+        package let code: Int32
+    }
+
+    /// The whole text of a file, or the `errno` of the call that failed.
+    static func readFile(_ path: String) -> Result<String, SystemError> {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return .failure(SystemError(code: errno)) }
+        defer { close(descriptor) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
+            let count = read(descriptor, &buffer, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(SystemError(code: errno))
+            }
+            if count == 0 { break }
             bytes.append(contentsOf: buffer[..<count])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return .success(String(decoding: bytes, as: UTF8.self))
     }
 }
 

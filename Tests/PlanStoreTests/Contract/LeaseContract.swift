@@ -114,7 +114,7 @@ private func atOnce(_ leases: [Lease], _ body: @escaping @Sendable (Lease) async
         defer { living.terminate() }
         for process in [dying, living] {
             let owner = LeaseOwner(host: me.host, bootID: me.bootID, pid: process.processIdentifier,
-                                   pidStart: LeaseOwner.startTime(of: process.processIdentifier)!)
+                                   pidStart: try startTime(of: process.processIdentifier))
             _ = try await store.claim([("default", 1)], owner: owner, lease: .seconds(3600))
         }
         kill(dying.processIdentifier, SIGKILL)
@@ -330,4 +330,10 @@ private func atOnce(_ leases: [Lease], _ body: @escaping @Sendable (Lease) async
         #expect(database.scalar("SELECT count(*) FROM step_results WHERE step_id = 'extra' AND outcome = 'ok'") == "10")
         #expect(largest.withLock { $0 } > 1, "some runs' writes shared a statement")
     }
+}
+
+/// The start time of a running process, as a lease records it.
+private func startTime(of pid: Int32) throws -> Int64 {
+    guard case .started(let start) = LeaseOwner.look(at: pid) else { throw CocoaError(.fileReadUnknown) }
+    return start
 }
