@@ -31,19 +31,24 @@ public struct CopiedTable: Sendable {
     ]
 }
 
-/// A store `planq copy` reads from and writes to: every row of planq's tables with its ids,
-/// tokens and history positions intact.
+/// A store `planq copy` reads from: every row of planq's tables with its ids, tokens and history
+/// positions intact. It writes into one through `receiveCopy`, all at once (see each store).
 public protocol StoreCopying: JobStore {
     /// Rows of `table` in key order after `afterKey` (all of a table without a key), at most `limit`.
     func copiedRows(of table: CopiedTable, afterKey: Int64?, limit: Int) async throws(StoreError) -> [[String: CopiedValue]]
-    /// Inserts rows into `table` in one transaction, as they are (ids included).
-    func insertCopiedRows(_ rows: [[String: CopiedValue]], into table: CopiedTable) async throws(StoreError)
     /// Jobs, schedules and queues the store holds (a target must hold none unless replaced).
     func heldRows() async throws(StoreError) -> Int
-    /// Deletes every row of planq's tables (for a replacing copy).
-    func deleteAllRows() async throws(StoreError)
-    /// After the rows are in: the history continues after `lastPosition`, new rows get ids after the copied ones.
-    func finishCopy(lastPosition: Int64) async throws(StoreError)
     /// The last position taken in the history.
     func lastHistoryPosition() async throws(StoreError) -> Int64
+    /// What the file system or the server says this database is: two spellings of one database
+    /// (a symlink, a hard link, another host name for one server) have the same identity.
+    func identity() async throws(StoreError) -> String
+}
+
+/// Where a copy's rows go while it is written: nothing of it counts until `receiveCopy` returns.
+public protocol CopyWriter {
+    /// Inserts rows into `table`, as they are (ids included).
+    func insertCopiedRows(_ rows: [[String: CopiedValue]], into table: CopiedTable) async throws
+    /// After the rows are in: the history continues after `lastPosition`, new rows get ids after the copied ones.
+    func finishCopy(lastPosition: Int64) async throws
 }

@@ -1,3 +1,4 @@
+import Glibc
 import PlanCore
 
 /// Why a store operation failed. Bound values (job inputs may hold secrets) never appear here.
@@ -35,6 +36,14 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case sqliteTooOld(String)
     /// A plan in a batch was invalid; nothing was written.
     case invalidPlan(line: Int?, PlanValidationError)
+    /// A copy's target holds jobs, schedules or queues, and the copy does not replace them.
+    case copyTargetNotEmpty(location: String, held: Int)
+    /// The file is another program's SQLite database.
+    case foreignDatabase(path: String)
+    /// Another process has the database open (a worker, or a command in progress).
+    case databaseInUse(path: String)
+    /// Writing a copy's new file failed with this `errno`; the target is as it was.
+    case copyFailed(path: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -55,6 +64,11 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .wrongState(let id, let state, let operation): "job \(id) is \(state.rawValue); it cannot be \(operation)"
         case .unknownStep(let step): "the plan has no step \"\(step)\""
         case .leaseLost(let lease): "job \(lease.jobID) is no longer leased to this run (token \(lease.token)); the write was refused"
+        case .copyTargetNotEmpty(let location, let held):
+            "\(location.printable) holds \(held) jobs, schedules and queues; planq copy writes only into an empty database (--replace deletes them first)"
+        case .foreignDatabase(let path): "\(path.printable) holds tables that are not planq's; planq copy does not replace it"
+        case .databaseInUse(let path): "\(path.printable) is in use by another process (a worker?); stop it first"
+        case .copyFailed(let path, let code): "writing \(path.printable) failed: \(String(cString: strerror(code))); the target is as it was"
         case .invalidPlan(let line, let error):
             error.issues.map { (line.map { "line \($0): " } ?? "") + $0.description }.joined(separator: "\n")
         }
@@ -68,7 +82,7 @@ extension StoreError {
         switch self {
         case .sqlite(let error): error.isFault
         case .server(let error): error.isFault
-        case .notARegularFile, .notInitialized, .corruptValue, .databaseMissing, .sqliteTooOld: true
+        case .notARegularFile, .notInitialized, .corruptValue, .databaseMissing, .sqliteTooOld, .copyFailed, .databaseInUse: true
         default: false
         }
     }

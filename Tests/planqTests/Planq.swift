@@ -72,11 +72,11 @@ final class Workspace: Sendable {
         try Planq.run(arguments + ["--db", db], input: input)
     }
 
-    /// Runs the `sqlite3` shell on the database.
-    func sqlite3(_ sql: String, mode: String = "-list") throws -> String {
+    /// Runs the `sqlite3` shell on the database (or on another file).
+    func sqlite3(_ sql: String, mode: String = "-list", on database: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", mode, db, sql]
+        process.arguments = ["sqlite3", mode, database ?? db, sql]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

@@ -364,6 +364,52 @@ final class ServerDatabase {
     }
 }
 
+extension CopyCommandTests {
+    @Test func theSameServerDatabaseUnderAnotherNameIsRefusedAndAnotherIsNot() async throws {
+        let database = try ServerDatabase(), other = try ServerDatabase()
+        let workspace = Workspace()
+        #expect(try workspace.planqOn(database.url(), "enqueue", "Examples/welcome.json").status == 0)
+        let url = database.url()
+        let spellings = [url, url.replacingOccurrences(of: "127.0.0.1", with: "localhost"), url + "?sslmode=require"]
+        for spelling in spellings {
+            let copy = try await Planq.run(["copy", "--from", url, "--to", spelling, "--replace"])
+            #expect(copy.status == 64 && copy.stderr.contains("are one database"), "\(spelling): \(copy.stderr)")
+        }
+        #expect(try ServerDatabase.psql(url, "SELECT count(*) FROM jobs") == "1\n", "the source is untouched")
+        let moved = try await Planq.run(["copy", "--from", url, "--to", other.url()])
+        #expect(moved.status == 0, "another database of the same server is a target: \(moved.stderr)")
+    }
+
+    @Test func aKilledCopyIntoTheServerLeavesItAsItWasOrComplete() async throws {
+        let workspace = Workspace()
+        let lines = (1...3000).map { #"{"version":1,"idempotency_key":"new-\#($0)","steps":[{"id":"a","call":"echo","input":\#($0)}]}"# }
+        #expect(try await workspace.planq("enqueue", "--lines", "-", input: lines.joined(separator: "\n")).status == 0)
+        let target = try ServerDatabase()
+        for key in ["old-1", "old-2", "old-3"] {
+            #expect(try workspace.planqOn(target.url(), "enqueue", "-", input: planJSON([#"{"id":"a","call":"echo","input":0}"#], #","idempotency_key":"\#(key)""#)).status == 0)
+        }
+        var outcomes: [String: Int] = [:]
+        for round in 0..<8 {
+            let copy = Process()
+            copy.executableURL = Planq.binary
+            copy.arguments = ["copy", "--from", workspace.db, "--to", target.url(), "--replace", "--batch", "50"]
+            copy.standardOutput = FileHandle.nullDevice
+            copy.standardError = FileHandle.nullDevice
+            try copy.run()
+            usleep(useconds_t(round * 150_000 + Int.random(in: 0..<100_000)))
+            kill(copy.processIdentifier, SIGKILL)
+            copy.waitUntilExit()
+            let keys = try ServerDatabase.psql(target.url(), "SELECT count(*) || ' ' || min(idempotency_key) FROM jobs")
+            #expect(keys == "3 old-1\n" || keys == "3000 new-1\n", "round \(round): the target holds \(keys)")
+            outcomes[keys, default: 0] += 1
+        }
+        let finished = try await Planq.run(["copy", "--from", workspace.db, "--to", target.url(), "--replace", "--batch", "50"])
+        #expect(finished.status == 0, "\(finished.stderr)")
+        #expect(try ServerDatabase.psql(target.url(), "SELECT count(*) || ' ' || min(idempotency_key) FROM jobs") == "3000 new-1\n")
+        print("killed copies into the server left it as it was \(outcomes["3 old-1\n"] ?? 0) times, complete \(outcomes["3000 new-1\n"] ?? 0) times")
+    }
+}
+
 extension Workspace {
     /// Runs `planq arguments... --db url`.
     func planqOn(_ url: String, _ arguments: String..., input: String = "") throws -> Planq.Outcome {

@@ -1,6 +1,7 @@
+import Glibc
 import PlanCore
 
-extension SQLiteStore: StoreCopying {
+extension SQLiteStore: StoreCopying, CopyWriter {
     public func copiedRows(of table: CopiedTable, afterKey: Int64?, limit: Int) async throws(StoreError) -> [[String: CopiedValue]] {
         try read { connection in
             let rows = if let key = table.key {
@@ -43,17 +44,11 @@ extension SQLiteStore: StoreCopying {
     }
 
     public func heldRows() async throws(StoreError) -> Int {
-        try read { connection in
-            Int(try connection.query("SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM schedules) + (SELECT count(*) FROM queues) AS n")[0].int("n"))
-        }
+        try read { connection in Int(try connection.query(Self.heldRowsQuery)[0].int("n")) }
     }
 
-    public func deleteAllRows() async throws(StoreError) {
-        try write { connection in
-            for table in CopiedTable.all.reversed() { try connection.query("DELETE FROM \(table.name)") }
-            try connection.query("UPDATE history_sequence SET last = 0")
-        }
-    }
+    /// Jobs, schedules and queues in all.
+    package static let heldRowsQuery = "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM schedules) + (SELECT count(*) FROM queues) AS n"
 
     public func finishCopy(lastPosition: Int64) async throws(StoreError) {
         try write { connection in
