@@ -24,6 +24,8 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, ExpressibleByStri
     public static let httpStatus: ErrorCode = "http_status"
     public static let transport: ErrorCode = "transport"
     public static let responseTooLarge: ErrorCode = "response_too_large"
+    /// The machine ran out of descriptors, memory or processes: the run is handed back, uncounted.
+    public static let resourceExhausted: ErrorCode = "resource_exhausted"
 
     // The store and the worker
     public static let leaseLost: ErrorCode = "lease_lost"

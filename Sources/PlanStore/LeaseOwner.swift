@@ -82,8 +82,8 @@ public struct LeaseOwner: Sendable, Hashable {
     }
 
     /// Looks at `pid` in `/proc/PID/stat` (field 22 is its start time). When the file cannot be
-    /// opened for another reason than its absence, `kill(pid, 0)` still tells an absent process
-    /// (`ESRCH`) without a descriptor.
+    /// read, `kill(pid, 0)` tells an absent process (`ESRCH`) without a descriptor; any other
+    /// answer (a process hidden from this user, no descriptor free) is no evidence.
     package static func look(at pid: Int32) -> ProcessLook {
         switch readFile("/proc/\(pid)/stat") {
         case .success(let stat):
@@ -92,9 +92,8 @@ public struct LeaseOwner: Sendable, Hashable {
             // After "pid (comm)", fields start at field 3 (state); starttime is field 22.
             guard fields.count > 19, let start = Int64(fields[19]) else { return .unknown(errno: EIO) }
             return .started(start)
-        case .failure(let error) where error.code == ENOENT || error.code == ESRCH:
-            return .absent
         case .failure(let error):
+            // ENOENT is not enough: /proc may hide other users' processes (hidepid, ProtectProc=).
             return kill(pid, 0) != 0 && errno == ESRCH ? .absent : .unknown(errno: error.code)
         }
     }

@@ -108,6 +108,8 @@ struct WorkerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "planq.worker")
+        let descriptors = DescriptorLimit.raised()
+        logger.debug("descriptor limit", metadata: ["soft": "\(descriptors.soft)", "hard": "\(descriptors.hard)"])
         let export = metrics.map { _ in PrometheusExport() }
         let workerMetrics = export.map { WorkerMetrics(factory: $0.factory) }
         var commitObserver: (@Sendable (Int, Duration) -> Void)?

@@ -6,11 +6,18 @@ final class WorkerProcess {
     let process = Process()
     let logPath: String
 
-    init(_ workspace: Workspace, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// `launcher`: a command that execs the worker (`prlimit --nofile=64:64`), keeping its pid.
+    init(_ workspace: Workspace, _ arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = []) throws {
         logPath = workspace.folder.appendingPathComponent("worker-\(UUID().uuidString.prefix(8)).log").path
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = Planq.binary
-        process.arguments = ["worker", "--db", workspace.db] + arguments
+        let command = ["worker", "--db", workspace.db] + arguments
+        if launcher.isEmpty {
+            process.executableURL = Planq.binary
+            process.arguments = command
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = launcher + [Planq.binary.path] + command
+        }
         process.currentDirectoryURL = Planq.repository
         var env = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { env[key] = nil }

@@ -109,6 +109,9 @@ struct HTTPRequest {
             return .success(value)
         } catch {
             if Task.isCancelled { return .failure(.cancelled) }
+            if let code = ResourceExhaustion.code(in: error) {
+                return .failure(ResourceExhaustion.error(code, doing: "http.request: \(request.method.rawValue) \(url)"))
+            }
             return .failure(ErrInfo(code: .transport, message: "http.request: \(request.method.rawValue) \(url): \(error)", retryable: true))
         }
     }

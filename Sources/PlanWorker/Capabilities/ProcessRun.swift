@@ -1,5 +1,6 @@
 import Glibc
 import PlanCore
+import PlanStore
 import Subprocess
 #if canImport(System)
 import System
@@ -85,12 +86,21 @@ struct ProcessRun {
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
         let cap = outputCap
+        // Starting a child takes descriptors (three pipes, then the child's); swift-subprocess
+        // traps on a pipe it made before another failed, so none is started without room for all.
+        await Self.starting.lock()
+        let gate = SpawnGate(Self.starting)
+        defer { gate.open() }
+        if let code = Self.descriptorsShort() {
+            return .failure(ResourceExhaustion.error(code, doing: "process.run: cannot start \(argv[0])"))
+        }
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
                 environment: .custom(Dictionary(uniqueKeysWithValues: childEnvironment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })), workingDirectory: cwd.map { FilePath($0) },
                 platformOptions: options, input: .string(stdin), output: .sequence, error: .sequence
             ) { execution in
+                gate.open()
                 async let output = Self.collect(execution.standardOutput, cap: cap)
                 async let errors = Self.collect(execution.standardError, cap: cap)
                 return try await (output, errors)
@@ -112,8 +122,35 @@ struct ProcessRun {
             }
         } catch {
             if Task.isCancelled { return .failure(.cancelled) }
+            if Self.childMayHaveRun(error) == false, let code = ResourceExhaustion.code(in: error) {
+                return .failure(ResourceExhaustion.error(code, doing: "process.run: cannot start \(argv[0])"))
+            }
             return .failure(ErrInfo(code: .execFailed, message: "process.run: cannot run \(argv[0]): \(error)", retryable: false))
         }
+    }
+
+    /// One child starts at a time, from the check for free descriptors to its spawn.
+    private static let starting = AsyncMutex()
+
+    /// How many descriptors starting a child needs free, with room for the worker's others.
+    static let descriptorsPerStart = 16
+
+    /// The `errno` that tells `descriptorsPerStart` descriptors are not free now, or `nil` when they are.
+    static func descriptorsShort() -> Int32? {
+        var opened: [Int32] = []
+        defer { for descriptor in opened { close(descriptor) } }
+        while opened.count < descriptorsPerStart {
+            let descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { return errno }
+            opened.append(descriptor)
+        }
+        return nil
+    }
+
+    /// Whether the child may have run before `error`: reading its output or waiting for it failed.
+    static func childMayHaveRun(_ error: any Error) -> Bool {
+        guard let error = error as? SubprocessError else { return false }
+        return [.failedToReadFromSubprocess, .failedToWriteToSubprocess, .failedToMonitorProcess, .outputLimitExceeded].contains(error.code)
     }
 
     /// Reads a stream to its end, keeping the first `cap` bytes.
@@ -128,5 +165,18 @@ struct ProcessRun {
             }
         }
         return (String(decoding: bytes, as: UTF8.self), truncated)
+    }
+}
+
+/// Holds `AsyncMutex` until the child started (or failed to): opened once, whichever comes first.
+private final class SpawnGate: Sendable {
+    private let mutex: AsyncMutex
+    private let held = Locked(true)
+
+    init(_ mutex: AsyncMutex) { self.mutex = mutex }
+
+    func open() {
+        guard held.withLock({ held in defer { held = false }; return held }) else { return }
+        mutex.unlock()
     }
 }

@@ -15,6 +15,9 @@ struct JobRunner: Sendable {
     var leaseDuration = Duration.seconds(30)
     /// Told of each store fault the run's writes meet, and (`nil`) of writes that went through.
     var storeFault: @Sendable (StoreError?) -> Void = { _ in }
+    /// Told when a run was handed back because a call found resources exhausted, and (`nil`) when
+    /// a run ended otherwise.
+    var resourcesExhausted: @Sendable (ErrInfo?) -> Void = { _ in }
     var metrics: WorkerMetrics?
 
     /// `planEnded` is called once the plan is done and only its record is left to write: the slot
@@ -36,7 +39,8 @@ struct JobRunner: Sendable {
         let reason = stop.reason ?? (Task.isCancelled ? .shutdown : nil) ?? journal.stopReason
         planEnded()
         // A run handed back leaves an execution it never began to the release, which sets it aside.
-        let endError: ErrInfo? = if case .failure(let error) = outcome, reason != .shutdown, reason != .storeFault { error } else { nil }
+        let endError: ErrInfo? = if case .failure(let error) = outcome, reason != .shutdown, reason != .storeFault,
+            reason != .resourcesExhausted { error } else { nil }
         let carried = journal.takeCarried(endingWith: endError)
         // The last write carries every success not yet committed: while the database is at fault
         // (locked, full, ...) it is tried again, for as long as the lease would last unrenewed.
@@ -47,6 +51,7 @@ struct JobRunner: Sendable {
             do {
                 let ended = try await record(outcome, of: lease, stop: reason, carried: carried, logger: logger)
                 metrics?.runEnded(queue: lease.queue, outcome: ended, after: ContinuousClock.now - started)
+                resourcesExhausted(reason == .resourcesExhausted ? journal.exhaustion : nil)
                 if failures > 0 {
                     logger.notice("job outcome recorded after the store recovered", metadata: ["failures": "\(failures)"])
                     storeFault(nil)
@@ -104,6 +109,10 @@ struct JobRunner: Sendable {
             // The store failed, not the plan: hand the run back with what it carried, uncounted.
             try await lease.release(after: carried)
             logger.warning("job released after a store error", metadata: ["error.message": "\(error.message)"])
+            return .released
+        case (.failure, .resourcesExhausted?):
+            try await lease.release(after: carried)
+            logger.warning("job released: resources exhausted")
             return .released
         case (.failure(let error), nil):
             switch lease.plan.decision(after: error, jobAttempt: lease.runs, random: random()) {

@@ -11,6 +11,9 @@ enum StopReason: Sendable {
     /// A write of the run met a store fault (locked, full, read-only, ...): hand the lease back
     /// with what the run carried; the plan did nothing wrong.
     case storeFault
+    /// A step's call found the machine out of descriptors, memory or processes: hand the lease
+    /// back with what the run carried, its execution set aside uncounted; the plan did nothing wrong.
+    case resourcesExhausted
 }
 
 /// A one-shot stop request for one running job; the first reason given wins. Its waiter is also

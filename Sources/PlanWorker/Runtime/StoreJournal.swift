@@ -28,6 +28,8 @@ final class StoreJournal: Journal {
         var begunByClaim: String?
         /// The first store error a write of the run met.
         var storeFailure: StoreError?
+        /// The first `resource_exhausted` error a step's call met.
+        var exhaustion: ErrInfo?
         /// When each execution in flight began (for metrics).
         var began: [String: ContinuousClock.Instant] = [:]
     }
@@ -107,6 +109,20 @@ final class StoreJournal: Journal {
             measure(stepKey, .released)
             return .failure(error)
         }
+        if case .failure(let error) = outcome, error.code == .resourceExhausted, let stop {
+            // The machine ran out, not the step: the run is handed back and this execution set
+            // aside, uncounted; the worker backs off before claiming again.
+            logger.warning("step met exhausted resources; the run is handed back", metadata: [
+                "step.id": "\(stepKey)", "attempt": "\(attempt)", "error.message": "\(error.message)",
+            ])
+            state.withLock { state in
+                state.inFlight -= 1
+                if state.exhaustion == nil { state.exhaustion = error }
+            }
+            measure(stepKey, .released)
+            stop.stop(.resourcesExhausted)
+            return .failure(error)
+        }
         if case .success = outcome { measure(stepKey, .ok) } else { measure(stepKey, .error) }
         switch outcome {
         case .success:
@@ -152,7 +168,7 @@ final class StoreJournal: Journal {
     /// Whether the run is being handed back: the worker shuts down (asked, or cancelled past its grace).
     private var isHandedBack: Bool {
         switch stop?.reason {
-        case .shutdown?: true
+        case .shutdown?, .resourcesExhausted?: true
         case nil: stop != nil && Task.isCancelled
         default: false
         }
@@ -170,6 +186,9 @@ final class StoreJournal: Journal {
             return .failure(Self.errInfo(error))
         }
     }
+
+    /// The exhausted resource that ended the run, if one did.
+    var exhaustion: ErrInfo? { state.withLock { $0.exhaustion } }
 
     /// Why the run must end, when a write of it met the store's refusal: its lease was lost, or
     /// the store is at fault. Typed, for the runner; the plan sees `errInfo`.

@@ -37,7 +37,9 @@ public final class Worker: Service {
     private let allocator = Locked(SlotAllocator())
     /// The sleeps of the running plans (timeouts, backoffs).
     private let timers = TimerQueue()
-    private let health = Locked(StoreHealth())
+    private let health = Locked(FaultHealth())
+    /// Descriptors, memory and processes, as the runs' calls found them; when they last ran out.
+    private let resources = Locked((health: FaultHealth(subject: "resources"), lastExhausted: ContinuousClock.Instant?.none))
 
     public init(store: any JobStore, registry: CapabilityRegistry, configuration: WorkerConfiguration, logger: Logger,
                 notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
@@ -246,6 +248,28 @@ public final class Worker: Service {
         if recovered { statusStale.withLock { $0 = true } }
     }
 
+    /// Backs claims off while runs find resources exhausted (logged once per kind, shown in
+    /// `STATUS=`); the fault clears with a run that ended otherwise, once none ran out for the
+    /// longest backoff.
+    private func resourcesExhausted(_ error: ErrInfo?) {
+        if let error {
+            let code = error.details?.objectValue?["errno"].map { "\($0)" } ?? error.message
+            let pause = resources.withLock { state in
+                state.lastExhausted = .now
+                return state.health.failed(kind: "errno \(code)", error.message, doing: "run a step", logger: logger)
+            }
+            statusStale.withLock { $0 = true }
+            post(.resourcesExhausted(backoff: pause))
+            return
+        }
+        let recovered = resources.withLock { state in
+            guard !state.health.isHealthy, let last = state.lastExhausted, .now - last >= FaultHealth.longestBackoff else { return false }
+            state.health.succeeded(logger: logger)
+            return true
+        }
+        if recovered { statusStale.withLock { $0 = true } }
+    }
+
     private func start(_ lease: Lease, in group: inout DiscardingTaskGroup) {
         let stop = StopSignal()
         let count = running.withLock { $0[lease.jobID] = RunningJob(lease: lease, stop: stop); return $0.count }
@@ -255,6 +279,7 @@ public final class Worker: Service {
                                storeFault: { [self] error in
                                    if let error { _ = storeFailed(error, doing: "record a step or a run") } else { storeWorked() }
                                },
+                               resourcesExhausted: { [self] error in resourcesExhausted(error) },
                                metrics: configuration.metrics)
         group.addTask {
             await runner.run(lease, stop: stop) {
@@ -316,7 +341,7 @@ public final class Worker: Service {
 
     private func sendStatus() async {
         guard notifier.isActive else { return }
-        if let fault = health.withLock({ $0.status }) {
+        if let fault = health.withLock({ $0.status }) ?? resources.withLock({ $0.health.status }) {
             notifier.notify("STATUS=\(fault)")
             return
         }

@@ -17,6 +17,9 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
         case claimFailed(backoff: Duration)
         /// A job's run ended (its record written or given up).
         case jobEnded(Int64)
+        /// A run was handed back because the machine ran out of descriptors, memory or processes:
+        /// claim nothing for `backoff`.
+        case resourcesExhausted(backoff: Duration)
         /// A heartbeat could not be written: it is tried again after `retryIn` (at most a sixth of
         /// the lease).
         case heartbeatFailed(Int64, retryIn: Duration)
@@ -147,6 +150,10 @@ struct WorkerLoop<Instant: InstantProtocol> where Instant.Duration == Duration {
                 return [.checkOutstandingWork]
             }
             return rest(at: now)
+        case .resourcesExhausted(let backoff):
+            let until = now.advanced(by: min(backoff, configuration.lease / 6))
+            backoffUntil = max(backoffUntil ?? until, until)
+            return []
         case .claimFailed(let backoff):
             guard phase == .awaitingClaim else { return turn(at: now) }
             phase = .claiming

@@ -17,11 +17,11 @@ private struct CapturingHandler: LogHandler {
     func log(event: LogEvent) { lines.withLock { $0.append("\(event.level) \(event.message)") } }
 }
 
-@Suite struct StoreHealthLog {
+@Suite struct FaultHealthLog {
     @Test func aFaultIsLoggedOnceHoweverManyStatementsMeetItAndItsEndOnce() {
         let lines = Locked<[String]>([])
         let logger = Logger(label: "test") { _ in CapturingHandler(lines: lines) }
-        var health = StoreHealth()
+        var health = FaultHealth()
         var pauses: [Duration] = []
         for attempt in 0..<200 {
             let sql = ["COMMIT", "UPDATE jobs SET lease_expires_at = ?", "INSERT INTO step_results"][attempt % 3]
