@@ -169,7 +169,7 @@ final class PostgresSession: Sendable {
                 do {
                     if transaction { try await handle.execute("BEGIN") }
                     let result = try await body(handle)
-                    if transaction { try await handle.execute("COMMIT") }
+                    if transaction { try await handle.commit() }
                     return result
                 } catch {
                     if transaction, !connection.isClosed { _ = try? await handle.execute("ROLLBACK") }
@@ -313,6 +313,20 @@ final class PostgresSession: Sendable {
                     for try await row in try await connection.execute(prepared, logger: logger) { result.append(SQLRow(row)) }
                     return result
                 }
+            }
+        }
+
+        /// Commits the transaction; returns only once the server said it committed. A statement's
+        /// answer is not its commit (the server may answer, then die before committing), COMMIT's
+        /// is; a COMMIT of a transaction that failed answers ROLLBACK, a fault here.
+        func commit() async throws {
+            let (connection, logger) = (connection, session.logger)
+            let tag = try await watched.unlessClosed { () async throws -> String in
+                let answer: EventLoopFuture<PostgresQueryResult> = connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger)
+                return try await answer.get().metadata.command
+            }
+            guard tag == "COMMIT" else {
+                throw StoreError.server(ServerError(sqlState: "40000", message: "COMMIT answered \(tag): the transaction was rolled back"))
             }
         }
 

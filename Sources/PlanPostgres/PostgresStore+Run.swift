@@ -66,15 +66,23 @@ extension PostgresStore {
         }
         let pending = PendingRunWrite(writes: writes, lease: lease, statement: statement)
         waitingWrites.withLock { $0.append(pending) }
+        var taken: [PendingRunWrite] = [], outcomes: [Result<Void, StoreError>] = []
         do {
-            try await pool.run(transaction: false) { transaction in
-                let batch = waitingWrites.withLock { waiting in
+            try await pool.run(transaction: true) { transaction in
+                taken = waitingWrites.withLock { waiting in
                     defer { waiting.removeFirst(min(waiting.count, Self.writesPerBatch)) }
                     return Array(waiting.prefix(Self.writesPerBatch))
                 }
-                await writeWaiting(batch, transaction)
+                outcomes = try await writeWaiting(taken, transaction)
             }
         } catch {
+            // The commit was not confirmed: what the batch's writes did is unknown, a fault for
+            // each run whose write applied; a write refused (its lease lost) stays refused.
+            let fault = Self.runError(error, pending.lease)
+            for (index, write) in taken.enumerated() {
+                if index < outcomes.count, case .failure = outcomes[index] { write.complete(outcomes[index]) } else { write.complete(.failure(fault)) }
+            }
+            outcomes = []
             // No connection: unless another call took it meanwhile, this write was not tried.
             let untried = waitingWrites.withLock { waiting in
                 guard let index = waiting.firstIndex(where: { $0 === pending }) else { return false }
@@ -83,30 +91,36 @@ extension PostgresStore {
             }
             if untried { throw error }
         }
+        // Told only now, once COMMIT was answered: nothing acts on a write the server may not hold.
+        for (write, outcome) in zip(taken, outcomes) { write.complete(outcome) }
         try await pending.outcome().get()
     }
 
     /// The most runs' writes one call to the server carries.
     static let writesPerBatch = 16
 
-    /// Writes `batch` (runs' writes that waited for a connection) and tells each its outcome.
+    /// Writes `batch` (runs' writes that waited for a connection) in the caller's transaction;
+    /// each run's outcome, in order, for the caller to give once the transaction committed.
     /// Runs whose writes have the same shape share one statement, which applies each run's part
     /// only when that run still holds its lease; a run that lost it is told so, the others commit.
     /// Should the statement fail as a whole (a part that applied only half, a conflict), each run
-    /// is written on its own, so that the error reaches only its run.
-    private func writeWaiting(_ batch: [PendingRunWrite], _ transaction: PostgresSession.Transaction) async {
+    /// is written on its own, so that the error reaches only its run. Each statement but a lone
+    /// one runs under a savepoint, so that its failure leaves the others' writes in place.
+    private func writeWaiting(_ batch: [PendingRunWrite], _ transaction: PostgresSession.Transaction) async throws -> [Result<Void, StoreError>] {
         var groups: [String: [PendingRunWrite]] = [:], order: [String] = []
         for pending in batch {
             if groups[pending.shape] == nil { order.append(pending.shape) }
             groups[pending.shape, default: []].append(pending)
         }
+        let guarded = batch.count > 1
+        var outcomes: [ObjectIdentifier: Result<Void, StoreError>] = [:]
         for shape in order {
             let group = groups[shape]!.sorted { $0.lease.jobID < $1.lease.jobID }
             let started = ContinuousClock.now
             if group.count > 1, let statement = Self.statement(for: group.map { ($0.writes, $0.lease) }) {
                 do {
-                    let held = try await transaction.query(statement.sql, statement.binds)[0].text("held")
-                    for (pending, flag) in zip(group, held) { pending.complete(flag == "1" ? .success(()) : .failure(.leaseLost(pending.lease))) }
+                    let held = try await transaction.guarded(guarded) { try await $0.query(statement.sql, statement.binds)[0].text("held") }
+                    for (pending, flag) in zip(group, held) { outcomes[ObjectIdentifier(pending)] = flag == "1" ? .success(()) : .failure(.leaseLost(pending.lease)) }
                     commitObserver?(group.count, .now - started)
                     continue
                 } catch {}
@@ -114,14 +128,17 @@ extension PostgresStore {
             for pending in group {
                 let started = ContinuousClock.now
                 do {
-                    try await transaction.query(pending.statement.sql, pending.statement.binds)
-                    pending.complete(.success(()))
+                    _ = try await transaction.guarded(guarded) { try await $0.query(pending.statement.sql, pending.statement.binds) }
+                    outcomes[ObjectIdentifier(pending)] = .success(())
                     commitObserver?(1, .now - started)
                 } catch {
-                    pending.complete(.failure(Self.runError(error, pending.lease)))
+                    // Unguarded (the batch's one statement), the transaction is aborted: its COMMIT
+                    // answers ROLLBACK, and this outcome stands.
+                    outcomes[ObjectIdentifier(pending)] = .failure(Self.runError(error, pending.lease))
                 }
             }
         }
+        return batch.map { outcomes[ObjectIdentifier($0)] ?? .failure(.corruptValue("a run write without an outcome")) }
     }
 
     /// `error` as a run's write reports it: a statement's division by zero is a lost lease.
@@ -258,7 +275,8 @@ extension PostgresStore {
 
     /// One statement, no transaction: the renewal, and whether `planq cancel` asked the run to stop.
     public func heartbeat(_ lease: Lease.ID, duration: Duration, now: Timestamp) async throws(StoreError) -> Heartbeat {
-        try await commit(transaction: false) { transaction in
+        // In a transaction: a heartbeat counts once its COMMIT is answered, not its statement.
+        try await commit { transaction in
             let row = try await transaction.query(
                 """
                 WITH held AS (UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_token = $3 AND state = 'running' RETURNING id)
@@ -270,6 +288,19 @@ extension PostgresStore {
 }
 
 extension PostgresSession.Transaction {
+    /// Runs `body`; with `savepoint`, under a savepoint rolled back should it fail, so that the
+    /// transaction goes on without its writes.
+    func guarded<T>(_ savepoint: Bool, _ body: (Self) async throws -> T) async throws -> T {
+        guard savepoint else { return try await body(self) }
+        try await execute("SAVEPOINT run_write")
+        do {
+            return try await body(self)
+        } catch {
+            try await execute("ROLLBACK TO SAVEPOINT run_write")
+            throw error
+        }
+    }
+
     /// What the journals of jobs `ids` hold, by job and step key.
     func stepRecords(jobIDs ids: [Int64]) async throws -> [Int64: [String: StepRecord]] {
         var records: [Int64: [String: StepRecord]] = [:]
