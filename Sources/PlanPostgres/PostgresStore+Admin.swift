@@ -157,6 +157,13 @@ extension PostgresStore {
     }
 
     /// On the primary session, which holds the worker's session lock from then on.
+    /// Takes worker `id`'s session lock and records when, by the server's clock: a free lock means
+    /// the worker is gone only if it took the lock since the server started (`recoverEndedSessions`).
+    private static func takeWorkerLock(_ id: Int64, _ transaction: PostgresSession.Transaction) async throws {
+        try await transaction.query("SELECT pg_advisory_lock(\(workerLockClass), $1::int)", [.int(workerLockKey(id))])
+        try await transaction.query("UPDATE workers SET locked_at = now() WHERE id = $1", [.int(id)])
+    }
+
     public func registerWorker(_ worker: WorkerRegistration, now: Timestamp) async throws(StoreError) -> Int64 {
         try await pool.primary.run(transaction: true) { transaction in
             let owner = worker.owner
@@ -168,12 +175,10 @@ extension PostgresStore {
                 [.text(owner.label), .text(owner.host), .text(owner.bootID), .int(Int64(owner.pid)), .int(owner.pidStart),
                  .text(worker.version), .json(worker.queues.map { .array($0.map(JSONValue.string)) }), .int(Int64(worker.concurrency)),
                  .json(.array(worker.capabilities.map(JSONValue.string))), .time(now)])[0].int("id")
-            pool.primary.setOnConnect { transaction in
-                try await transaction.query("SELECT pg_advisory_lock(\(Self.workerLockClass), $1::int)", [.int(Self.workerLockKey(id))])
-            }
+            pool.primary.setOnConnect { try await Self.takeWorkerLock(id, $0) }
             // Held by this session until it ends: its end is how other hosts know at once that
             // this worker is gone (`recoverDeadOwners`). A new connection takes it again first.
-            try await transaction.query("SELECT pg_advisory_lock(\(Self.workerLockClass), $1::int)", [.int(Self.workerLockKey(id))])
+            try await Self.takeWorkerLock(id, transaction)
             for name in worker.capabilities {
                 try await transaction.query(
                     """

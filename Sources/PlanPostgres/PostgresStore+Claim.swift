@@ -156,12 +156,15 @@ extension PostgresStore {
         }
     }
 
-    /// The running jobs of registered workers (not `me`) whose session lock is free, back to pending.
+    /// The running jobs of registered workers (not `me`) whose session lock is free, back to pending:
+    /// only workers that took their lock since the server started (after a restart, every session
+    /// ended; a worker not yet connected again is not known to be gone, and its leases decide).
     private func recoverEndedSessions(_ transaction: PostgresSession.Transaction, me: LeaseOwner, now: Timestamp) async throws -> [Int64] {
         let owners = try await transaction.query(
             """
             SELECT id, owner, host, boot_id, pid, pid_start FROM workers w
             WHERE NOT (host = $1 AND boot_id = $2 AND pid = $3 AND pid_start = $4)
+            AND locked_at >= pg_postmaster_start_time()
             AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'running' AND j.lease_host = w.host AND j.lease_boot_id = w.boot_id
                         AND j.lease_pid = w.pid AND j.lease_pid_start = w.pid_start)
             ORDER BY id

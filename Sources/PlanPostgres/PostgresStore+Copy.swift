@@ -11,7 +11,7 @@ extension PostgresStore: StoreCopying {
             }
             return try rows.map { row in
                 var copied: [String: CopiedValue] = [:]
-                for column in row.cells.keys where !Self.transactionColumns.contains(column) {
+                for column in row.cells.keys where !Self.serverColumns.contains(column) {
                     if try row.isNull(column) {
                         copied[column] = .null
                     } else if table.jsonColumns.contains(column) {
@@ -66,8 +66,9 @@ extension PostgresStore: StoreCopying {
     /// The last place the history's sequence gave (0 when none).
     static let lastPlace = "(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM history_place)"
 
-    /// Which transaction wrote a history row: this store's own, not copied.
-    private static let transactionColumns: Set<String> = ["txid", "started_txid", "finished_txid"]
+    /// This server's own, not copied: which transaction wrote a history row, when a worker last
+    /// took its session lock.
+    private static let serverColumns: Set<String> = ["txid", "started_txid", "finished_txid", "locked_at"]
 }
 
 /// A copy's writes into the one transaction of `PostgresStore.receiveCopy`.

@@ -57,9 +57,20 @@ struct Events: AsyncParsableCommand {
                     wake.yield()
                 }
             }
+            // A store out of reach (a server restarting, a cut) is waited for, from the same cursor.
+            var outOfReach = false
             for await _ in wakeups {
                 repeat {
-                    (events, cursor) = try await Console.run { try await store.events(filter, after: cursor, limit: 1000) }
+                    do {
+                        (events, cursor) = try await store.events(filter, after: cursor, limit: 1000)
+                    } catch let error as StoreError where error.isFault {
+                        if !outOfReach { Console.complain("\(error.description); following on once the store answers") }
+                        outOfReach = true
+                        break
+                    } catch {
+                        throw (error as? StoreError).map(Console.failure) ?? error
+                    }
+                    outOfReach = false
                     print(events)
                 } while events.count == 1000
             }
